@@ -1,0 +1,82 @@
+#pragma once
+/// The event log port: a partitioned, append-only, totally ordered (per partition) log.
+/// Two adapters implement it (infra/pg_event_log, infra/kafka_event_log) and both pass
+/// tests/infra/event_log_conformance.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "events/envelope.hpp"
+
+namespace coachd {
+
+/// Infrastructure failure of the log (connection lost, broker error). Retry or stop.
+class log_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// This writer lost ownership of its partition: another writer opened it since. The writer
+/// must be discarded; nothing of the failed append was written.
+class fenced_error : public log_error {
+ public:
+  using log_error::log_error;
+};
+
+/// Where an atomic append landed: one offset per event, in order. Offsets strictly increase
+/// but need not be dense (Kafka's transaction markers take offsets too).
+struct append_result {
+  int partition = 0;
+  std::vector<std::int64_t> offsets;
+};
+
+/// The single writer of one partition. Opening a new writer for the partition fences this one.
+class partition_writer {
+ public:
+  virtual ~partition_writer() = default;
+  virtual int partition() const = 0;
+  /// Appends all events atomically (all or none) and returns once they are durable.
+  /// Throws fenced_error if another writer took the partition, log_error on other failures.
+  virtual append_result append(std::span<const event_envelope> batch) = 0;
+};
+
+/// A reader over some partitions, each from its own start offset.
+class log_reader {
+ public:
+  virtual ~log_reader() = default;
+  /// Returns up to `max_events` committed events (in order within each partition), waiting up
+  /// to `max_wait` when none is available. An empty result means nothing new yet.
+  virtual std::vector<stored_event> poll(std::chrono::milliseconds max_wait,
+                                         std::size_t max_events) = 0;
+  /// The next offset this reader will return for `partition` (the consumer position): what a
+  /// checkpoint stores. Never computed as last offset + 1 by callers.
+  virtual std::int64_t position(int partition) const = 0;
+};
+
+/// A start position for one partition.
+struct partition_start {
+  int partition = 0;
+  std::int64_t offset = 0;
+};
+
+/// The log itself: partition count, writers, readers, end offsets.
+class event_log {
+ public:
+  virtual ~event_log() = default;
+  virtual int partitions() const = 0;
+  /// Takes ownership of a partition for writing, fencing any earlier writer.
+  virtual std::unique_ptr<partition_writer> open_writer(int partition) = 0;
+  virtual std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) = 0;
+  /// The offset the next appended event would get at or after (the high watermark):
+  /// a reader whose position reached it has seen everything committed so far.
+  virtual std::int64_t end_offset(int partition) = 0;
+  /// Adapter name for logs and metrics: "postgres" or "kafka".
+  virtual std::string name() const = 0;
+};
+
+}  // namespace coachd
