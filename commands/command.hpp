@@ -1,0 +1,44 @@
+#pragma once
+/// Commands: what a caller asks of one aggregate (its stream), with the metadata every command
+/// carries (id for idempotency, expected version, who and why).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "aggregates/account.hpp"
+#include "aggregates/client.hpp"
+#include "aggregates/intake.hpp"
+
+namespace coachd {
+
+/// Every command body coachd knows.
+using command_body = std::variant<submit_intake, accept_intake, decline_intake, register_account,
+                                  create_client_profile>;
+
+/// One command addressed to one stream.
+struct command {
+  /// Unique per command. Ids that are derived (from an Idempotency-Key or from the event that
+  /// triggered a process manager) start with "k:" or "d:"; the processor remembers those, so
+  /// a retry is answered with the first outcome and appends nothing.
+  std::string id;
+  std::string stream;
+  std::optional<std::int64_t> expected_version;  // If-Match
+  std::string actor;                             // "account:<id>", "anonymous", "system:<name>"
+  std::string correlation_id;
+  std::string causation_id;
+  timestamp issued_at;  // the only clock aggregates see
+  command_body body;
+};
+
+/// Whether a command id is derived (and so must be deduplicated), as opposed to random.
+inline bool is_derived_command_id(std::string_view id) {
+  return id.starts_with("k:") || id.starts_with("d:");
+}
+
+/// The command's name in the domain's words ("SubmitIntake"), for metrics and logs.
+std::string_view command_name(const command_body& body);
+
+}  // namespace coachd

@@ -1,0 +1,333 @@
+#include "commands/processor.hpp"
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "commands/handler.hpp"
+#include "events/partitioning.hpp"
+#include "infra/crypto.hpp"
+
+namespace coachd {
+
+std::string command_outcome::consistency_token() const {
+  return std::to_string(partition) + ":" + std::to_string(offset);
+}
+
+namespace {
+
+struct stream_record {
+  aggregate_state state;
+  std::int64_t version = 0;
+};
+
+struct pending_command {
+  command cmd;
+  command_callback done;
+};
+
+}  // namespace
+
+/// One partition: its writer, its streams' state, its queue and its thread.
+struct command_processor::worker {
+  command_processor& owner;
+  int partition;
+  std::unique_ptr<partition_writer> writer;
+  std::unordered_map<std::string, stream_record> streams;
+  std::unordered_map<std::string, command_outcome> remembered;  // derived command id → outcome
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<pending_command> queue;
+  bool stopping = false;
+  std::atomic<bool> running{false};
+  std::atomic<std::size_t> stream_count{0};
+  std::thread thread;
+
+  worker(command_processor& o, int p) : owner(o), partition(p) {}
+
+  /// Takes the partition and folds every event in it into memory.
+  void rebuild() {
+    writer = owner.log_.open_writer(partition);  // fences any earlier owner first
+    const std::int64_t end = owner.log_.end_offset(partition);
+    auto reader = owner.log_.open_reader({{partition, 0}});
+    while (reader->position(partition) < end) {
+      auto batch = reader->poll(std::chrono::milliseconds(200), 4096);
+      for (const auto& stored : batch) {
+        auto event = owner.codec_.decode(stored.envelope);
+        if (!event) {
+          throw log_error("partition " + std::to_string(partition) + " offset " +
+                          std::to_string(stored.offset) + ": " + event.err().detail);
+        }
+        auto& record = streams[stored.envelope.subject];
+        evolve_state(record.state, *event);
+        record.version = stored.envelope.stream_version;
+        if (is_derived_command_id(stored.envelope.command_id)) {
+          remembered[stored.envelope.command_id] =
+              command_outcome{stored.envelope.subject, record.version, partition, stored.offset, true};
+        }
+        owner.stats_.rebuilt_events.fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+    stream_count = streams.size();
+  }
+
+  void run() {
+    running = true;
+    for (;;) {
+      std::vector<pending_command> batch;
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stopping || !queue.empty(); });
+        if (queue.empty()) break;  // stopping and drained
+        const std::size_t n = std::min(queue.size(), owner.options_.max_batch);
+        batch.reserve(n);
+        for (std::size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue.front()));
+          queue.pop_front();
+        }
+      }
+      if (!process(batch)) break;
+    }
+    running = false;
+  }
+
+  /// Decides a batch against tentative state, appends all its events at once, then answers.
+  /// Returns false when the partition was lost (fenced).
+  bool process(std::vector<pending_command>& batch) {
+    struct staged {
+      std::optional<result<command_outcome>> answer;
+      std::size_t last_event = 0;  // index into envelopes of the command's last event
+      bool has_events = false;
+      std::size_t same_as = SIZE_MAX;  // index of an earlier command in this batch with this id
+    };
+    std::vector<staged> staging(batch.size());
+    std::unordered_map<std::string, stream_record> scratch;
+    std::unordered_map<std::string, std::size_t> ids_in_batch;
+    std::vector<event_envelope> envelopes;
+
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const command& cmd = batch[i].cmd;
+      if (is_derived_command_id(cmd.id)) {
+        if (auto it = remembered.find(cmd.id); it != remembered.end()) {
+          staging[i].answer = it->second;
+          continue;
+        }
+        if (auto [it, fresh] = ids_in_batch.emplace(cmd.id, i); !fresh) {
+          staging[i].same_as = it->second;
+          continue;
+        }
+      }
+      auto scratch_it = scratch.find(cmd.stream);
+      if (scratch_it == scratch.end()) {
+        auto live = streams.find(cmd.stream);
+        scratch_it = scratch.emplace(cmd.stream, live == streams.end() ? stream_record{} : live->second).first;
+      }
+      stream_record& record = scratch_it->second;
+      if (cmd.expected_version && *cmd.expected_version != record.version) {
+        staging[i].answer = make_error(
+            errc::version_conflict,
+            "stream " + cmd.stream + " is at version " + std::to_string(record.version) +
+                ", not " + std::to_string(*cmd.expected_version),
+            {}, "version-" + std::to_string(record.version));
+        continue;
+      }
+      auto decided = handle(cmd.body, record.state);
+      if (!decided) {
+        staging[i].answer = decided.err();
+        continue;
+      }
+      stream_record next = record;
+      std::vector<event_envelope> produced;
+      try {
+        for (const auto& event : decided.value()) {
+          event_envelope env;
+          env.id = new_uuid();
+          auto encoded = owner.codec_.encode(event, env.id);
+          env.source = encoded.source;
+          env.type = encoded.type;
+          env.time = format_rfc3339(cmd.issued_at);
+          env.subject = cmd.stream;
+          env.stream_version = ++next.version;
+          env.command_id = cmd.id;
+          env.correlation_id = cmd.correlation_id;
+          env.causation_id = cmd.causation_id;
+          env.actor = cmd.actor;
+          env.schema_version = encoded.schema_version;
+          env.data = std::move(encoded.data);
+          evolve_state(next.state, event);
+          produced.push_back(std::move(env));
+        }
+      } catch (const std::exception& e) {
+        staging[i].answer = make_error(errc::unavailable, std::string("could not encode events: ") + e.what());
+        continue;
+      }
+      record = std::move(next);
+      if (produced.empty()) {
+        staging[i].answer = command_outcome{cmd.stream, record.version, partition, -1, false};
+        continue;
+      }
+      for (auto& env : produced) envelopes.push_back(std::move(env));
+      staging[i].has_events = true;
+      staging[i].last_event = envelopes.size() - 1;
+    }
+
+    bool lost = false;
+    if (!envelopes.empty()) {
+      std::optional<error> failure;
+      append_result appended;
+      try {
+        appended = writer->append(envelopes);
+      } catch (const fenced_error& e) {
+        failure = make_error(errc::unavailable, std::string("partition owner changed: ") + e.what());
+        lost = true;
+        std::fprintf(stderr, "coachd: partition %d fenced: %s\n", partition, e.what());
+      } catch (const std::exception& e) {
+        failure = make_error(errc::unavailable, std::string("event log append failed: ") + e.what());
+        std::fprintf(stderr, "coachd: partition %d append failed: %s\n", partition, e.what());
+      }
+      if (failure) {
+        // Nothing was written: answer every command that had events with the failure and
+        // forget the tentative state.
+        for (auto& s : staging) {
+          if (s.has_events) s.answer = *failure;
+        }
+      } else {
+        for (auto& [stream, record] : scratch) streams[stream] = std::move(record);
+        stream_count = streams.size();
+        std::size_t commands_in_append = 0;
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (!staging[i].has_events) continue;
+          ++commands_in_append;
+          const auto& env = envelopes[staging[i].last_event];
+          command_outcome outcome{env.subject, env.stream_version, partition,
+                                  appended.offsets[staging[i].last_event], false};
+          if (is_derived_command_id(batch[i].cmd.id)) {
+            remembered[batch[i].cmd.id] = command_outcome{outcome.stream, outcome.stream_version,
+                                                          partition, outcome.offset, true};
+          }
+          staging[i].answer = outcome;
+        }
+        owner.stats_.appends.fetch_add(1, std::memory_order_relaxed);
+        owner.stats_.appended_events.fetch_add(envelopes.size(), std::memory_order_relaxed);
+        if (owner.append_observer_) owner.append_observer_(commands_in_append, envelopes.size());
+      }
+    } else {
+      // Commands without events (all refused, or no-ops) changed nothing durable; keep the
+      // no-op's state as it was (it is equal).
+    }
+
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (staging[i].same_as != SIZE_MAX) {
+        auto earlier = *staging[staging[i].same_as].answer;
+        if (earlier) earlier.value().replayed = true;
+        staging[i].answer = std::move(earlier);
+      }
+      auto& answer = *staging[i].answer;
+      if (answer.ok()) {
+        (answer.value().replayed ? owner.stats_.commands_replayed : owner.stats_.commands_accepted)
+            .fetch_add(1, std::memory_order_relaxed);
+      } else {
+        owner.stats_.commands_rejected.fetch_add(1, std::memory_order_relaxed);
+      }
+      batch[i].done(std::move(answer));
+    }
+    return !lost;
+  }
+};
+
+command_processor::command_processor(event_log& log, const event_codec& codec,
+                                     processor_options options)
+    : log_(log), codec_(codec), options_(options) {}
+
+command_processor::~command_processor() { stop(); }
+
+void command_processor::on_append(std::function<void(std::size_t, std::size_t)> observer) {
+  append_observer_ = std::move(observer);
+}
+
+void command_processor::start() {
+  const int partitions = log_.partitions();
+  for (int p = 0; p < partitions; ++p) workers_.push_back(std::make_unique<worker>(*this, p));
+  // Partitions rebuild side by side; the first failure stops the start.
+  std::vector<std::thread> rebuilders;
+  std::mutex failure_mutex;
+  std::string failure;
+  for (auto& w : workers_) {
+    rebuilders.emplace_back([&, w = w.get()] {
+      try {
+        w->rebuild();
+      } catch (const std::exception& e) {
+        std::lock_guard lock(failure_mutex);
+        if (failure.empty()) failure = e.what();
+      }
+    });
+  }
+  for (auto& t : rebuilders) t.join();
+  if (!failure.empty()) {
+    workers_.clear();
+    throw log_error("command processor could not start: " + failure);
+  }
+  for (auto& w : workers_) {
+    w->running = true;
+    w->thread = std::thread([w = w.get()] { w->run(); });
+  }
+  started_ = true;
+}
+
+void command_processor::stop() {
+  for (auto& w : workers_) {
+    {
+      std::lock_guard lock(w->mutex);
+      w->stopping = true;
+    }
+    w->wake.notify_one();
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+    // A worker that stopped early (fenced) may leave queued commands: refuse them.
+    std::deque<pending_command> left;
+    {
+      std::lock_guard lock(w->mutex);
+      left.swap(w->queue);
+    }
+    for (auto& p : left) p.done(make_error(errc::unavailable, "coachd is shutting down"));
+  }
+  started_ = false;
+}
+
+void command_processor::submit(command cmd, command_callback done) {
+  if (!started_ || workers_.empty()) {
+    done(make_error(errc::unavailable, "command processor is not running"));
+    return;
+  }
+  auto& w = *workers_[partition_for(cmd.stream, static_cast<int>(workers_.size()))];
+  {
+    std::unique_lock lock(w.mutex);
+    if (w.stopping || !w.running) {
+      lock.unlock();
+      done(make_error(errc::unavailable, "partition " + std::to_string(w.partition) + " is not available"));
+      return;
+    }
+    w.queue.push_back(pending_command{std::move(cmd), std::move(done)});
+  }
+  w.wake.notify_one();
+}
+
+bool command_processor::ready() const {
+  if (!started_ || workers_.empty()) return false;
+  for (const auto& w : workers_) {
+    if (!w->running) return false;
+  }
+  return true;
+}
+
+std::size_t command_processor::stream_count() const {
+  std::size_t n = 0;
+  for (const auto& w : workers_) n += w->stream_count;
+  return n;
+}
+
+}  // namespace coachd

@@ -1,0 +1,89 @@
+#pragma once
+/// The command processor: owns the log's partitions; one worker per partition holds the state
+/// of that partition's aggregates in memory, decides commands, appends their events (many
+/// commands per append: group commit) and answers only once the events are durable.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands/command.hpp"
+#include "events/codec.hpp"
+#include "events/errors.hpp"
+#include "events/event_log.hpp"
+
+namespace coachd {
+
+/// How a command went: where its stream stands now and where its last event sits in the log.
+struct command_outcome {
+  std::string stream;
+  std::int64_t stream_version = 0;  // after the command
+  int partition = 0;
+  std::int64_t offset = -1;  // of the command's last event; -1 when it produced none
+  bool replayed = false;     // answered from the record of an earlier identical command
+
+  /// The consistency token "partition:offset" a query can wait for (read-your-writes).
+  std::string consistency_token() const;
+};
+
+using command_callback = std::function<void(result<command_outcome>)>;
+
+/// Tuning of the processor.
+struct processor_options {
+  std::size_t max_batch = 512;  // commands per group commit
+};
+
+/// Counters the processor keeps (read by /metrics).
+struct processor_stats {
+  std::atomic<std::uint64_t> commands_accepted{0};
+  std::atomic<std::uint64_t> commands_rejected{0};
+  std::atomic<std::uint64_t> commands_replayed{0};
+  std::atomic<std::uint64_t> appends{0};
+  std::atomic<std::uint64_t> appended_events{0};
+  std::atomic<std::uint64_t> rebuilt_events{0};
+};
+
+class command_processor {
+ public:
+  command_processor(event_log& log, const event_codec& codec, processor_options options = {});
+  ~command_processor();
+  command_processor(const command_processor&) = delete;
+  command_processor& operator=(const command_processor&) = delete;
+
+  /// Takes every partition (fencing earlier owners), rebuilds its state from the log and
+  /// starts its worker. Blocks until all partitions are ready; throws log_error on failure.
+  void start();
+
+  /// Stops accepting, lets queued commands finish, then stops the workers.
+  void stop();
+
+  /// Queues a command; `done` is called exactly once, on a worker thread, with the outcome
+  /// (after the events are durable) or the reason it was refused.
+  void submit(command cmd, command_callback done);
+
+  /// Whether every partition's worker is running (false before start, after stop, or after a
+  /// partition was fenced by another owner).
+  bool ready() const;
+
+  /// Number of streams held in memory.
+  std::size_t stream_count() const;
+
+  const processor_stats& stats() const { return stats_; }
+  /// Histogram feed: the number of commands in each append (for /metrics).
+  void on_append(std::function<void(std::size_t commands, std::size_t events)> observer);
+
+ private:
+  struct worker;
+  event_log& log_;
+  const event_codec& codec_;
+  processor_options options_;
+  processor_stats stats_;
+  std::function<void(std::size_t, std::size_t)> append_observer_;
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::atomic<bool> started_{false};
+};
+
+}  // namespace coachd

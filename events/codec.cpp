@@ -1,0 +1,29 @@
+#include "events/codec.hpp"
+
+#include "events/codec_impl.hpp"
+
+namespace coachd {
+
+struct event_codec::impl {
+  codec_detail::basic_event_codec<domain_event> codec;
+};
+
+event_codec::event_codec(key_provider& keys, const upcaster_registry& upcasters)
+    : impl_(std::make_unique<impl>(impl{{keys, upcasters}})) {}
+
+event_codec::~event_codec() = default;
+
+encoded_event event_codec::encode(const domain_event& e, std::string_view event_id) const {
+  auto encoded = impl_->codec.encode(e, event_id);
+  return encoded_event{encoded.type, encoded.source, encoded.schema_version, std::move(encoded.data)};
+}
+
+result<domain_event> event_codec::decode(const event_envelope& envelope) const {
+  return impl_->codec.decode(envelope);
+}
+
+std::string_view event_type_name(const domain_event& e) {
+  return std::visit([](const auto& ev) { return event_meta<std::decay_t<decltype(ev)>>::type; }, e);
+}
+
+}  // namespace coachd

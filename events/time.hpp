@@ -1,0 +1,25 @@
+#pragma once
+/// Instants as coachd stores them: UTC, millisecond precision, written as RFC 3339.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace coachd {
+
+/// A UTC instant with millisecond precision.
+using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
+
+/// "2026-11-21T09:00:00.000Z".
+std::string format_rfc3339(timestamp t);
+
+/// Parses RFC 3339 date-times: "2026-11-21T09:00:00Z", with optional fraction (kept to ms) and
+/// a "Z" or "+hh:mm"/"-hh:mm" offset. Returns nullopt for anything else (including invalid dates).
+std::optional<timestamp> parse_rfc3339(std::string_view text);
+
+/// The current time from the system clock (infra and the gateway only: aggregates get time
+/// in their commands).
+timestamp now_utc();
+
+}  // namespace coachd

@@ -1,0 +1,43 @@
+#include "events/upcaster.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+namespace coachd {
+
+void upcaster_registry::add(std::string type, int from_version, upcaster step) {
+  steps_[{std::move(type), from_version}] = std::move(step);
+}
+
+result<std::string> upcaster_registry::upcast(std::string_view type, int version, int target,
+                                              std::string_view data) const {
+  if (version == target) return std::string(data);
+  if (version > target) {
+    return make_error(errc::invalid, std::string(type) + " schema version " +
+                                         std::to_string(version) +
+                                         " is newer than this build knows (" +
+                                         std::to_string(target) + ")");
+  }
+  boost::system::error_code ec;
+  auto value = boost::json::parse(data, ec);
+  if (ec || !value.is_object()) {
+    return make_error(errc::malformed, std::string(type) + " payload is not a JSON object");
+  }
+  auto& object = value.as_object();
+  for (int v = version; v < target; ++v) {
+    auto it = steps_.find(std::pair<std::string, int>{std::string(type), v});
+    if (it == steps_.end()) {
+      return make_error(errc::invalid, "no upcaster for " + std::string(type) + " from schema version " +
+                                           std::to_string(v) + " to " + std::to_string(v + 1));
+    }
+    it->second(object);
+  }
+  return boost::json::serialize(value);
+}
+
+const upcaster_registry& default_upcasters() {
+  static const upcaster_registry registry;
+  return registry;
+}
+
+}  // namespace coachd

@@ -1,0 +1,83 @@
+#pragma once
+/// The Kafka adapter of the event log (librdkafka): one topic, one transactional producer per
+/// written partition, read_committed consumers with explicitly assigned offsets. Events travel
+/// in the CloudEvents Kafka binding (binary mode): ce_ headers and a JSON value.
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "events/event_log.hpp"
+
+struct rd_kafka_s;
+
+namespace coachd {
+
+/// librdkafka properties as (name, value) pairs, applied in order.
+using kafka_properties = std::vector<std::pair<std::string, std::string>>;
+
+/// Where the log lives and how its clients are set up.
+struct kafka_event_log_config {
+  std::string bootstrap_servers;
+  std::string topic = "coachd.events";
+  int partitions = 0;
+  /// A partition's writer has `transactional.id` = prefix + partition number: stable across
+  /// restarts, so a new writer fences the previous one.
+  std::string transactional_id_prefix = "coachd-p";
+  /// Replication factor of a topic this adapter creates; -1 takes the brokers' default.
+  int replication_factor = -1;
+  /// Extra librdkafka properties for every client (producers, consumers, the admin client),
+  /// then for producers only and consumers only. They override coachd's defaults (linger.ms,
+  /// log_level, ...) but not the settings the log's guarantees rest on (transactional.id,
+  /// enable.idempotence, acks, isolation.level, enable.auto.commit, auto.offset.reset).
+  kafka_properties properties;
+  kafka_properties producer_properties;
+  kafka_properties consumer_properties;
+  /// Bound on each blocking broker operation: metadata, topic creation, init/commit/abort of a
+  /// transaction, delivery of an append, watermark queries.
+  std::chrono::milliseconds operation_timeout{30000};
+};
+
+/// The event log on a Kafka topic.
+///
+/// Construction connects, creates the topic with CreateTopics if it is missing (with
+/// `retention.ms=-1`: an event log never expires), and throws log_error if the topic's
+/// partition count differs from `config.partitions`. Writers and readers are independent
+/// librdkafka clients and may outlive this object.
+///
+/// end_offset() is the partition's last stable offset: ListOffsets(latest) sent by a
+/// read_committed client, which Kafka answers with the LSO (the first offset of the oldest open
+/// transaction, or the high watermark when none is open). A reader whose position reached it has
+/// seen every committed event. On the mock cluster LSO and high watermark are the same.
+class kafka_event_log : public event_log {
+ public:
+  explicit kafka_event_log(kafka_event_log_config config);
+  ~kafka_event_log() override;
+  kafka_event_log(const kafka_event_log&) = delete;
+  kafka_event_log& operator=(const kafka_event_log&) = delete;
+
+  int partitions() const override { return config_.partitions; }
+  /// Starts the partition's transactional producer (init_transactions fences any older one).
+  std::unique_ptr<partition_writer> open_writer(int partition) override;
+  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
+  std::int64_t end_offset(int partition) override;
+  std::string name() const override { return "kafka"; }
+
+  const kafka_event_log_config& config() const { return config_; }
+
+  /// Deleter for librdkafka client handles held by this adapter.
+  struct client_deleter {
+    void operator()(rd_kafka_s* client) const;
+  };
+  using client_ptr = std::unique_ptr<rd_kafka_s, client_deleter>;
+
+ private:
+  void ensure_topic();
+
+  kafka_event_log_config config_;
+  client_ptr admin_;  // read_committed consumer used for metadata, CreateTopics and ListOffsets
+};
+
+}  // namespace coachd

@@ -1,0 +1,459 @@
+#include "infra/pg_event_log.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <string_view>
+#include <utility>
+
+namespace coachd {
+namespace {
+
+// Arbitrary constant key for the advisory lock that serializes schema creation between
+// processes opening the same database at once ("coachd" in ASCII).
+constexpr std::int64_t schema_lock_key = 0x636f61636864;
+
+// Runs `body`, turning libpqxx's failures into log_error (with libpq's message) so that callers
+// see the port's exceptions only. Our own log_error/fenced_error pass through untouched.
+template <class Body>
+auto guarded(std::string_view what, Body&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const pqxx::in_doubt_error& e) {
+    throw log_error("postgres event log: " + std::string(what) +
+                    ": connection lost during COMMIT, outcome unknown: " + e.what());
+  } catch (const pqxx::failure& e) {
+    throw log_error("postgres event log: " + std::string(what) + ": " + e.what());
+  }
+}
+
+// A new connection with the settings every log connection needs. Settings made through
+// set_variable are restored by libpqxx if it reconnects.
+std::unique_ptr<pqxx::connection> connect(const std::string& conninfo, std::string_view role) {
+  return guarded(std::string("cannot connect (") + std::string(role) + ")", [&] {
+    auto conn = std::make_unique<pqxx::connection>(conninfo);
+    // An acknowledged append must survive a server crash, whatever the server's default.
+    conn->set_variable("synchronous_commit", "on");
+    return conn;
+  });
+}
+
+// PostgreSQL text cannot hold NUL, and libpq would cut the parameter there.
+void check_no_nul(const event_envelope& e) {
+  for (const auto* field : {&e.id, &e.source, &e.type, &e.specversion, &e.time, &e.subject,
+                            &e.command_id, &e.correlation_id, &e.causation_id, &e.actor, &e.data}) {
+    if (field->find('\0') != std::string::npos) {
+      throw std::invalid_argument("postgres event log: event " + e.id +
+                                  " has a NUL byte in its envelope; PostgreSQL cannot store it");
+    }
+  }
+}
+
+// Builds PostgreSQL array literals ({"a","b"}) element by element. Every text element is
+// double-quoted with '"' and '\' backslash-escaped, so any byte string (but NUL) round-trips,
+// including "NULL", braces, commas and leading/trailing blanks.
+class array_literal {
+ public:
+  void add_text(const std::string& value) {
+    separate();
+    text_ += '"';
+    for (const char c : value) {
+      if (c == '"' || c == '\\') text_ += '\\';
+      text_ += c;
+    }
+    text_ += '"';
+  }
+  void add_integer(std::int64_t value) {
+    separate();
+    text_ += std::to_string(value);
+  }
+  std::string str() const { return text_ + '}'; }
+
+ private:
+  void separate() {
+    if (text_.size() > 1) text_ += ',';
+  }
+  std::string text_ = "{";
+};
+
+// Every envelope column, in the order of event_envelope's members.
+constexpr const char* envelope_columns =
+    "id, source, type, specversion, time, subject, stream_version, command_id, correlation_id, "
+    "causation_id, actor, schema_version, data";
+
+const std::string create_schema_sql[] = {
+    "CREATE SCHEMA IF NOT EXISTS coachd_log",
+    "CREATE TABLE IF NOT EXISTS coachd_log.meta ("
+    " key text PRIMARY KEY,"
+    " value text NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS coachd_log.partitions ("
+    " partition integer PRIMARY KEY CHECK (partition >= 0),"
+    " epoch bigint NOT NULL,"
+    " next_offset bigint NOT NULL)",
+    // time and data are text: their exact bytes are part of the envelope.
+    "CREATE TABLE IF NOT EXISTS coachd_log.events ("
+    " partition integer NOT NULL,"
+    " log_offset bigint NOT NULL,"
+    " id uuid NOT NULL UNIQUE,"
+    " source text NOT NULL,"
+    " type text NOT NULL,"
+    " specversion text NOT NULL,"
+    " time text NOT NULL,"
+    " subject text NOT NULL,"
+    " stream_version bigint NOT NULL,"
+    " command_id text NOT NULL,"
+    " correlation_id text NOT NULL,"
+    " causation_id text NOT NULL,"
+    " actor text NOT NULL,"
+    " schema_version integer NOT NULL,"
+    " data text NOT NULL,"
+    " PRIMARY KEY (partition, log_offset))",
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class pg_partition_writer final : public partition_writer {
+ public:
+  pg_partition_writer(const std::string& conninfo, int partition)
+      : partition_(partition), conn_(connect(conninfo, "writer")) {
+    guarded("open writer", [&] {
+      // A zombie process stuck inside an append would block the new owner's epoch bump
+      // forever; the server ends such a transaction after this idle time.
+      conn_->set_variable("idle_in_transaction_session_timeout", "'60s'");
+      conn_->prepare("coachd_log_lock",
+                     "SELECT epoch, next_offset FROM coachd_log.partitions"
+                     " WHERE partition = $1::integer FOR UPDATE");
+      conn_->prepare("coachd_log_insert",
+                     std::string("INSERT INTO coachd_log.events (partition, log_offset, ") +
+                         envelope_columns +
+                         ") SELECT $1::integer, $2::bigint + e.ord - 1, " + envelope_columns +
+                         " FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[],"
+                         " $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[],"
+                         " $12::text[], $13::text[], $14::integer[], $15::text[])"
+                         " WITH ORDINALITY AS e(" +
+                         envelope_columns + ", ord)");
+      conn_->prepare("coachd_log_advance",
+                     "UPDATE coachd_log.partitions SET next_offset = $2::bigint"
+                     " WHERE partition = $1::integer");
+      // Taking the partition: bumping the epoch fences every earlier writer. It waits for an
+      // append in flight (which holds the row lock), so that append lands before ours.
+      pqxx::work tx(*conn_, "coachd_log_open_writer");
+      const auto rows = tx.exec_params(
+          "UPDATE coachd_log.partitions SET epoch = epoch + 1 WHERE partition = $1::integer"
+          " RETURNING epoch",
+          partition_);
+      if (rows.empty()) {
+        throw log_error("postgres event log: partition " + std::to_string(partition_) +
+                        " has no row in coachd_log.partitions");
+      }
+      epoch_ = rows[0][0].as<std::int64_t>();
+      tx.commit();
+    });
+    notify_sql_ = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
+                  std::string(pg_event_log_channel) + "', '" + std::to_string(partition_) + "')";
+  }
+
+  int partition() const override { return partition_; }
+
+  append_result append(std::span<const event_envelope> batch) override {
+    append_result result{partition_, {}};
+    if (batch.empty()) return result;
+
+    array_literal ids, sources, types, specversions, times, subjects, stream_versions,
+        command_ids, correlation_ids, causation_ids, actors, schema_versions, datas;
+    for (const auto& e : batch) {
+      check_no_nul(e);
+      ids.add_text(e.id);
+      sources.add_text(e.source);
+      types.add_text(e.type);
+      specversions.add_text(e.specversion);
+      times.add_text(e.time);
+      subjects.add_text(e.subject);
+      stream_versions.add_integer(e.stream_version);
+      command_ids.add_text(e.command_id);
+      correlation_ids.add_text(e.correlation_id);
+      causation_ids.add_text(e.causation_id);
+      actors.add_text(e.actor);
+      schema_versions.add_integer(e.schema_version);
+      datas.add_text(e.data);
+    }
+    const auto count = static_cast<std::int64_t>(batch.size());
+
+    std::int64_t first = 0;
+    guarded("append to partition " + std::to_string(partition_), [&] {
+      pqxx::work tx(*conn_, "coachd_log_append");
+      // The row lock orders this append after any other on the partition and makes the epoch
+      // check and the offsets we take valid until COMMIT.
+      const auto owner = tx.exec_prepared1("coachd_log_lock", partition_);
+      const auto current_epoch = owner[0].as<std::int64_t>();
+      if (current_epoch != epoch_) {
+        tx.abort();
+        throw fenced_error("postgres event log: writer of partition " +
+                           std::to_string(partition_) + " (epoch " + std::to_string(epoch_) +
+                           ") was fenced by a newer writer (epoch " +
+                           std::to_string(current_epoch) + "); nothing was appended");
+      }
+      first = owner[1].as<std::int64_t>();
+      tx.exec_prepared0("coachd_log_insert", partition_, first, ids.str(), sources.str(),
+                        types.str(), specversions.str(), times.str(), subjects.str(),
+                        stream_versions.str(), command_ids.str(), correlation_ids.str(),
+                        causation_ids.str(), actors.str(), schema_versions.str(), datas.str());
+      tx.exec_prepared0("coachd_log_advance", partition_, first + count);
+      tx.commit();
+    });
+
+    result.offsets.reserve(batch.size());
+    for (std::int64_t i = 0; i < count; ++i) result.offsets.push_back(first + i);
+    wake_readers();
+    return result;
+  }
+
+ private:
+  // Tells tailing readers the partition grew. Sent after the durable COMMIT in a transaction of
+  // its own with synchronous_commit off: a NOTIFY takes a database-wide lock until its commit
+  // ends, so inside the append it would serialize every partition's commits behind each
+  // other's WAL flush. A notification lost to a crash costs readers at most their max_wait.
+  void wake_readers() {
+    try {
+      pqxx::nontransaction tx(*conn_, "coachd_log_notify");
+      tx.exec(notify_sql_);
+    } catch (const pqxx::failure&) {
+      // Not an append failure: the events are committed and readers also poll. A broken
+      // connection surfaces (as log_error) on this writer's next append.
+    }
+  }
+
+  int partition_;
+  std::int64_t epoch_ = 0;
+  std::unique_ptr<pqxx::connection> conn_;
+  std::string notify_sql_;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+class pg_log_reader final : public log_reader {
+ public:
+  pg_log_reader(const std::string& conninfo, int partitions, std::vector<partition_start> from)
+      : conn_(connect(conninfo, "reader")), positions_(std::move(from)) {
+    guarded("open reader", [&] {
+      // One round trip for all partitions: each partition's next rows come from the primary
+      // key index; partitions are taken in the order of $1 (rotated by every poll so that a
+      // busy partition cannot starve the others) and the whole result is capped at $3.
+      conn_->prepare(
+          "coachd_log_read",
+          std::string("SELECT e.partition, e.log_offset, e.id::text, e.source, e.type,"
+                      " e.specversion, e.time, e.subject, e.stream_version, e.command_id,"
+                      " e.correlation_id, e.causation_id, e.actor, e.schema_version, e.data"
+                      " FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY"
+                      "  AS s(partition, position, ord)"
+                      " CROSS JOIN LATERAL ("
+                      "  SELECT * FROM coachd_log.events ev"
+                      "  WHERE ev.partition = s.partition AND ev.log_offset >= s.position"
+                      "  ORDER BY ev.log_offset LIMIT $3::bigint) e"
+                      " ORDER BY s.ord, e.log_offset LIMIT $3::bigint"));
+      wake_ = std::make_unique<wake_receiver>(*conn_, partitions);  // LISTEN
+      for (const auto& p : positions_) wake_->watch(p.partition);
+    });
+  }
+
+  ~pg_log_reader() override {
+    // The receiver UNLISTENs through the connection, so it goes first.
+    wake_.reset();
+  }
+
+  std::vector<stored_event> poll(std::chrono::milliseconds max_wait,
+                                 std::size_t max_events) override {
+    if (max_events == 0 || positions_.empty()) return {};
+    using clock = std::chrono::steady_clock;
+    const auto deadline = clock::now() + max_wait;
+    return guarded("poll", [&] {
+      for (;;) {
+        // Notifications that arrive from here on may announce rows this fetch misses.
+        wake_->reset();
+        auto events = fetch(max_events);
+        auto now = clock::now();
+        if (!events.empty() || now >= deadline) return events;
+        // Sleep until one of our partitions is announced; the deadline itself is the polling
+        // fallback (one more fetch above) for notifications that never come.
+        while (!wake_->relevant() && now < deadline) {
+          const auto left =
+              std::chrono::ceil<std::chrono::microseconds>(deadline - now).count();
+          conn_->await_notification(static_cast<long>(left / 1'000'000),
+                                    static_cast<long>(left % 1'000'000));
+          now = clock::now();
+        }
+      }
+    });
+  }
+
+  std::int64_t position(int partition) const override {
+    for (const auto& p : positions_) {
+      if (p.partition == partition) return p.offset;
+    }
+    throw std::out_of_range("postgres event log: reader does not read partition " +
+                            std::to_string(partition));
+  }
+
+ private:
+  // Records which partitions were announced on the channel since the last reset.
+  class wake_receiver final : public pqxx::notification_receiver {
+   public:
+    wake_receiver(pqxx::connection& conn, int partitions)
+        : pqxx::notification_receiver(conn, pg_event_log_channel), announced_(partitions) {}
+    void operator()(const std::string& payload, int) override {
+      int partition = -1;
+      const auto [end, ec] =
+          std::from_chars(payload.data(), payload.data() + payload.size(), partition);
+      if (ec == std::errc() && end == payload.data() + payload.size() && partition >= 0 &&
+          partition < static_cast<int>(announced_.size())) {
+        announced_[partition] = true;
+      } else {
+        unknown_ = true;  // not ours to interpret: look anyway
+      }
+    }
+    void watch(int partition) { watched_.push_back(partition); }
+    bool relevant() const {
+      return unknown_ || std::any_of(watched_.begin(), watched_.end(),
+                                     [&](int p) { return announced_[p]; });
+    }
+    void reset() {
+      std::fill(announced_.begin(), announced_.end(), false);
+      unknown_ = false;
+    }
+
+   private:
+    std::vector<bool> announced_;
+    std::vector<int> watched_;
+    bool unknown_ = false;
+  };
+
+  std::vector<stored_event> fetch(std::size_t max_events) {
+    array_literal partitions, offsets;
+    const std::size_t n = positions_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto& p = positions_[(rotation_ + i) % n];
+      partitions.add_integer(p.partition);
+      offsets.add_integer(p.offset);
+    }
+    rotation_ = (rotation_ + 1) % n;
+
+    pqxx::result rows;
+    {
+      pqxx::nontransaction tx(*conn_, "coachd_log_read");
+      rows = tx.exec_prepared("coachd_log_read", partitions.str(), offsets.str(),
+                              static_cast<std::int64_t>(max_events));
+    }
+    std::vector<stored_event> events;
+    events.reserve(rows.size());
+    for (const auto& row : rows) {
+      stored_event e;
+      e.partition = row[0].as<int>();
+      e.offset = row[1].as<std::int64_t>();
+      auto& env = e.envelope;
+      env.id = row[2].as<std::string>();
+      env.source = row[3].as<std::string>();
+      env.type = row[4].as<std::string>();
+      env.specversion = row[5].as<std::string>();
+      env.time = row[6].as<std::string>();
+      env.subject = row[7].as<std::string>();
+      env.stream_version = row[8].as<std::int64_t>();
+      env.command_id = row[9].as<std::string>();
+      env.correlation_id = row[10].as<std::string>();
+      env.causation_id = row[11].as<std::string>();
+      env.actor = row[12].as<std::string>();
+      env.schema_version = row[13].as<int>();
+      env.data = row[14].as<std::string>();
+      for (auto& p : positions_) {
+        if (p.partition == e.partition) p.offset = e.offset + 1;
+      }
+      events.push_back(std::move(e));
+    }
+    return events;
+  }
+
+  std::unique_ptr<pqxx::connection> conn_;
+  std::unique_ptr<wake_receiver> wake_;
+  std::vector<partition_start> positions_;  // partition → next offset to read
+  std::size_t rotation_ = 0;
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+pg_event_log::pg_event_log(std::string conninfo, int partitions)
+    : conninfo_(std::move(conninfo)), partitions_(partitions) {
+  if (partitions_ < 1) {
+    throw std::invalid_argument("postgres event log: partition count must be at least 1, not " +
+                                std::to_string(partitions_));
+  }
+  control_ = connect(conninfo_, "log");
+  guarded("create tables", [&] {
+    pqxx::work tx(*control_, "coachd_log_setup");
+    // CREATE ... IF NOT EXISTS is not safe against a concurrent identical CREATE.
+    tx.exec_params("SELECT pg_advisory_xact_lock($1::bigint)", schema_lock_key);
+    for (const auto& sql : create_schema_sql) tx.exec0(sql);
+    tx.exec_params0(
+        "INSERT INTO coachd_log.meta (key, value) VALUES ('partitions', $1::text)"
+        " ON CONFLICT (key) DO NOTHING",
+        std::to_string(partitions_));
+    const auto stored =
+        tx.exec1("SELECT value FROM coachd_log.meta WHERE key = 'partitions'")[0]
+            .as<std::string>();
+    if (stored != std::to_string(partitions_)) {
+      throw log_error("postgres event log: the log in this database has " + stored +
+                      " partitions; refusing to open it with " + std::to_string(partitions_) +
+                      " (events are routed by key modulo the partition count)");
+    }
+    tx.exec_params0(
+        "INSERT INTO coachd_log.partitions (partition, epoch, next_offset)"
+        " SELECT p, 0, 0 FROM generate_series(0, $1::integer - 1) AS p"
+        " ON CONFLICT (partition) DO NOTHING",
+        partitions_);
+    tx.commit();
+    control_->prepare("coachd_log_end_offset",
+                      "SELECT next_offset FROM coachd_log.partitions"
+                      " WHERE partition = $1::integer");
+  });
+}
+
+pg_event_log::~pg_event_log() = default;
+
+void pg_event_log::check_partition(int partition) const {
+  if (partition < 0 || partition >= partitions_) {
+    throw std::invalid_argument("postgres event log: no partition " + std::to_string(partition) +
+                                " (the log has " + std::to_string(partitions_) + ")");
+  }
+}
+
+std::unique_ptr<partition_writer> pg_event_log::open_writer(int partition) {
+  check_partition(partition);
+  return std::make_unique<pg_partition_writer>(conninfo_, partition);
+}
+
+std::unique_ptr<log_reader> pg_event_log::open_reader(std::vector<partition_start> from) {
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    check_partition(from[i].partition);
+    for (std::size_t j = 0; j < i; ++j) {
+      if (from[j].partition == from[i].partition) {
+        throw std::invalid_argument("postgres event log: partition " +
+                                    std::to_string(from[i].partition) +
+                                    " given twice to open_reader");
+      }
+    }
+  }
+  return std::make_unique<pg_log_reader>(conninfo_, partitions_, std::move(from));
+}
+
+std::int64_t pg_event_log::end_offset(int partition) {
+  check_partition(partition);
+  std::lock_guard lock(control_mutex_);
+  return guarded("end_offset", [&] {
+    pqxx::nontransaction tx(*control_, "coachd_log_end_offset");
+    return tx.exec_prepared1("coachd_log_end_offset", partition)[0].as<std::int64_t>();
+  });
+}
+
+}  // namespace coachd

@@ -1,0 +1,60 @@
+#pragma once
+/// The PostgreSQL adapter of the event log (the embedded default): events live in a table keyed
+/// by (partition, offset) in schema `coachd_log`, writers are fenced by a per-partition epoch,
+/// and readers tail by LISTEN/NOTIFY with polling as the fallback.
+///
+/// Tables (created if missing):
+///   coachd_log.meta        (key, value): 'partitions' = the partition count, fixed at creation.
+///   coachd_log.partitions  (partition, epoch, next_offset): one row per partition; `epoch` is
+///                          bumped by every open_writer, `next_offset` is the end offset.
+///   coachd_log.events      (partition, log_offset, every envelope attribute): `data` and `time`
+///                          are text so their bytes round-trip exactly; `id` is a uuid (read
+///                          back in PostgreSQL's lowercase canonical form).
+///
+/// Ordering: an append locks its partition row (SELECT ... FOR UPDATE), takes offsets from
+/// `next_offset`, inserts, advances `next_offset` and commits. The next append of the partition
+/// can only read `next_offset` after that commit is visible, so offsets are dense per partition
+/// and committed in order: a reader never sees offset N+1 while N is still to come.
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "events/event_log.hpp"
+
+namespace pqxx {
+class connection;
+}
+
+namespace coachd {
+
+/// The NOTIFY channel appends announce themselves on (payload: the partition number).
+inline constexpr const char* pg_event_log_channel = "coachd_log";
+
+/// An event log stored in PostgreSQL. Thread-safe: every writer and reader holds its own
+/// connection (use each writer/reader from one thread at a time); the log's own calls share one
+/// connection under a mutex.
+class pg_event_log final : public event_log {
+ public:
+  /// Connects with libpq connection string `conninfo`, creates the tables if missing and checks
+  /// that the stored partition count equals `partitions`. Throws log_error when the database is
+  /// unreachable or was created with another partition count.
+  pg_event_log(std::string conninfo, int partitions);
+  ~pg_event_log() override;
+
+  int partitions() const override { return partitions_; }
+  std::unique_ptr<partition_writer> open_writer(int partition) override;
+  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
+  std::int64_t end_offset(int partition) override;
+  std::string name() const override { return "postgres"; }
+
+ private:
+  void check_partition(int partition) const;
+
+  std::string conninfo_;
+  int partitions_;
+  std::mutex control_mutex_;  // guards control_
+  std::unique_ptr<pqxx::connection> control_;
+};
+
+}  // namespace coachd
