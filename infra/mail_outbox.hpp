@@ -78,8 +78,9 @@ class mail_dispatcher {
   std::size_t dispatch_once();
 
  private:
-  class worker;
-  std::size_t dispatch_batch(pqxx::connection& connection);
+  std::size_t dispatch_batch(pqxx::connection& connection, bool stop_early);
+  std::chrono::milliseconds time_to_next_due(pqxx::connection& connection);
+  void wait_for(int socket, std::chrono::milliseconds timeout);
   void run();
   void report(const std::string& what) const;
 

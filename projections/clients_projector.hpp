@@ -1,0 +1,16 @@
+#pragma once
+/// The clients read model: a coach's client list and profiles (table `clients`).
+
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+class clients_projector final : public projector {
+ public:
+  std::string name() const override { return "clients"; }
+  std::vector<std::string> tables() const override { return {"clients"}; }
+  void prepare(pqxx::connection_base& connection) override;
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+};
+
+}  // namespace coachd

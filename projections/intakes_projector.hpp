@@ -1,0 +1,16 @@
+#pragma once
+/// The intakes read model: a coach's intake inbox (table `intakes`).
+
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+class intakes_projector final : public projector {
+ public:
+  std::string name() const override { return "intakes"; }
+  std::vector<std::string> tables() const override { return {"intakes"}; }
+  void prepare(pqxx::connection_base& connection) override;
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+};
+
+}  // namespace coachd

@@ -1,0 +1,169 @@
+#include "projections/runner.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <pqxx/pqxx>
+
+namespace coachd {
+
+projection_runner::projection_runner(event_log& log, const event_codec& codec, std::string conninfo,
+                                     projector& target, runner_options options)
+    : log_(log),
+      codec_(codec),
+      conninfo_(std::move(conninfo)),
+      target_(target),
+      options_(options),
+      positions_(new std::atomic<std::int64_t>[static_cast<std::size_t>(log.partitions())]) {
+  for (int p = 0; p < log_.partitions(); ++p) positions_[p] = 0;
+}
+
+projection_runner::~projection_runner() { stop(); }
+
+void projection_runner::load_checkpoints() {
+  pqxx::connection connection(conninfo_);
+  pqxx::work tx(connection);
+  auto rows = tx.exec_params("SELECT partition, position FROM projection_checkpoints WHERE projector = $1",
+                             target_.name());
+  for (const auto& row : rows) {
+    const int p = row[0].as<int>();
+    if (p >= 0 && p < log_.partitions()) positions_[p] = row[1].as<std::int64_t>();
+  }
+}
+
+std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
+  auto events = reader.poll(options_.poll_wait, options_.max_batch);
+  if (events.empty()) return 0;
+  pqxx::work tx(connection);
+  for (const auto& stored : events) {
+    auto decoded = codec_.decode(stored.envelope);
+    if (!decoded) {
+      throw std::runtime_error("cannot decode partition " + std::to_string(stored.partition) +
+                               " offset " + std::to_string(stored.offset) + ": " + decoded.err().detail);
+    }
+    target_.apply(tx, stored, decoded.value());
+  }
+  std::vector<int> touched;
+  for (const auto& stored : events) {
+    if (std::find(touched.begin(), touched.end(), stored.partition) == touched.end()) {
+      touched.push_back(stored.partition);
+    }
+  }
+  for (int p : touched) {
+    tx.exec_prepared("coachd_checkpoint", target_.name(), p, reader.position(p));
+  }
+  tx.commit();
+  {
+    std::lock_guard lock(mutex_);
+    for (int p : touched) positions_[p] = reader.position(p);
+    last_error_.clear();
+  }
+  advanced_.notify_all();
+  applied_.fetch_add(events.size(), std::memory_order_relaxed);
+  return events.size();
+}
+
+namespace {
+
+void prepare_checkpoint(pqxx::connection_base& connection) {
+  connection.prepare("coachd_checkpoint",
+                     "INSERT INTO projection_checkpoints (projector, partition, position, updated_at) "
+                     "VALUES ($1, $2, $3, now()) ON CONFLICT (projector, partition) DO UPDATE "
+                     "SET position = EXCLUDED.position, updated_at = now()");
+}
+
+}  // namespace
+
+std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  load_checkpoints();
+  std::vector<partition_start> from;
+  std::uint64_t total = 0;
+  std::vector<std::int64_t> ends;
+  for (int p = 0; p < log_.partitions(); ++p) {
+    from.push_back({p, positions_[p]});
+    ends.push_back(log_.end_offset(p));
+    if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
+  }
+  auto reader = log_.open_reader(from);
+  pqxx::connection connection(conninfo_);
+  prepare_checkpoint(connection);
+  target_.prepare(connection);
+  std::uint64_t done = 0;
+  auto reached_end = [&] {
+    for (int p = 0; p < log_.partitions(); ++p) {
+      if (reader->position(p) < ends[static_cast<std::size_t>(p)]) return false;
+    }
+    return true;
+  };
+  while (!reached_end()) {
+    done += process_batch(*reader, connection);
+    if (progress) progress(std::min(done, total), total);
+  }
+  return done;
+}
+
+void projection_runner::start() {
+  load_checkpoints();
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void projection_runner::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void projection_runner::run() {
+  while (!stopping_) {
+    try {
+      std::vector<partition_start> from;
+      for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
+      auto reader = log_.open_reader(from);
+      pqxx::connection connection(conninfo_);
+      prepare_checkpoint(connection);
+      target_.prepare(connection);
+      while (!stopping_) process_batch(*reader, connection);
+    } catch (const std::exception& e) {
+      // The batch rolled back; its checkpoint did not move. Report, wait, and retry from the
+      // committed positions with a fresh reader and connection.
+      {
+        std::lock_guard lock(mutex_);
+        last_error_ = e.what();
+      }
+      std::fprintf(stderr, "coachd: projector %s: %s (retrying)\n", target_.name().c_str(), e.what());
+      const auto until = std::chrono::steady_clock::now() + options_.retry_backoff;
+      while (!stopping_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+}
+
+std::int64_t projection_runner::position(int partition) const {
+  return positions_[static_cast<std::size_t>(partition)].load();
+}
+
+bool projection_runner::wait_past(int partition, std::int64_t offset,
+                                  std::chrono::steady_clock::time_point deadline) {
+  if (partition < 0 || partition >= log_.partitions()) return false;
+  std::unique_lock lock(mutex_);
+  return advanced_.wait_until(lock, deadline, [&] { return positions_[partition].load() > offset; });
+}
+
+std::string projection_runner::last_error() const {
+  std::lock_guard lock(mutex_);
+  return last_error_;
+}
+
+void projection_runner::reset(const std::string& conninfo, projector& target, int partitions) {
+  pqxx::connection connection(conninfo);
+  pqxx::work tx(connection);
+  for (const auto& table : target.tables()) tx.exec("DELETE FROM " + tx.quote_name(table));
+  tx.exec_params("DELETE FROM projection_checkpoints WHERE projector = $1", target.name());
+  for (int p = 0; p < partitions; ++p) {
+    tx.exec_params("INSERT INTO projection_checkpoints (projector, partition, position) VALUES ($1, $2, 0)",
+                   target.name(), p);
+  }
+  tx.commit();
+}
+
+}  // namespace coachd

@@ -1,0 +1,79 @@
+#pragma once
+/// Runs one projector: reads the log from its checkpoint and commits each batch of read-model
+/// changes together with the new checkpoint in one transaction (exactly-once effects, safe to
+/// kill at any moment).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "events/codec.hpp"
+#include "events/event_log.hpp"
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+struct runner_options {
+  std::size_t max_batch = 2000;
+  std::chrono::milliseconds poll_wait{250};
+  std::chrono::milliseconds retry_backoff{500};
+};
+
+class projection_runner {
+ public:
+  projection_runner(event_log& log, const event_codec& codec, std::string conninfo,
+                    projector& target, runner_options options = {});
+  ~projection_runner();
+  projection_runner(const projection_runner&) = delete;
+  projection_runner& operator=(const projection_runner&) = delete;
+
+  /// Starts the background thread (loads checkpoints first; throws if PostgreSQL is unreachable).
+  void start();
+  /// Stops after the batch in progress (which commits or rolls back whole).
+  void stop();
+
+  /// Processes what is in the log now, up to its end offsets, on the calling thread; returns
+  /// the number of events applied. Used by `coachctl projections rebuild` and by tests.
+  /// `progress` is called after each batch with (events applied so far, events in total).
+  std::uint64_t catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
+  /// The committed position (next offset) of a partition.
+  std::int64_t position(int partition) const;
+  /// Waits until the committed position of `partition` is past `offset`, or the deadline.
+  bool wait_past(int partition, std::int64_t offset, std::chrono::steady_clock::time_point deadline);
+
+  const projector& target() const { return target_; }
+  std::uint64_t applied_events() const { return applied_.load(std::memory_order_relaxed); }
+  /// The last error that stopped a batch (empty when healthy).
+  std::string last_error() const;
+
+  /// Empties the projector's tables and resets its checkpoints to offset 0, in one transaction.
+  static void reset(const std::string& conninfo, projector& target, int partitions);
+
+ private:
+  void run();
+  void load_checkpoints();
+  std::size_t process_batch(log_reader& reader, pqxx::connection_base& connection);
+
+  event_log& log_;
+  const event_codec& codec_;
+  std::string conninfo_;
+  projector& target_;
+  runner_options options_;
+  std::unique_ptr<std::atomic<std::int64_t>[]> positions_;
+  std::atomic<std::uint64_t> applied_{0};
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::condition_variable advanced_;
+  std::string last_error_;
+  std::thread thread_;
+};
+
+}  // namespace coachd

@@ -1,0 +1,345 @@
+#define BOOST_TEST_MODULE pg_event_log
+// The PostgreSQL adapter of the event log: the conformance suite every adapter passes, then what
+// only this adapter promises (dense offsets, crash safety, the partition count check, polling
+// when notifications do not come).
+
+#include "infra/pg_event_log.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/infra/event_log_conformance.hpp"
+#include "tests/support/pg_test_db.hpp"
+
+using namespace std::chrono_literals;
+using coachd::event_envelope;
+using coachd::stored_event;
+using coachd::conformance::make_event;
+using coachd::conformance::stream_events;
+using coachd::conformance::subject_in_partition;
+
+namespace {
+
+/// A fresh database per test case, holding one 4-partition log.
+struct pg_log_fixture {
+  coachd::test::test_database db;
+
+  /// A new handle onto the same log (as a second process or a restart would open it).
+  std::unique_ptr<coachd::event_log> open_log() {
+    return std::make_unique<coachd::pg_event_log>(db.conninfo(), 4);
+  }
+};
+
+/// Reads every partition from 0 up to its current end offset.
+std::vector<stored_event> read_everything(coachd::event_log& log) {
+  std::size_t total = 0;
+  for (int p = 0; p < log.partitions(); ++p) total += static_cast<std::size_t>(log.end_offset(p));
+  auto reader = log.open_reader(coachd::conformance::all_partitions_from(0));
+  return coachd::conformance::read_exactly(*reader, total);
+}
+
+void write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    const auto n = ::write(fd, text.data() + done, text.size() - done);
+    if (n <= 0) ::_exit(3);
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+/// The child of the crash test: appends batches to every partition until killed, reporting each
+/// acknowledged event as "partition offset id" on `fd`, one write per batch (below PIPE_BUF, so
+/// a batch's acknowledgements arrive whole or not at all).
+[[noreturn]] void append_until_killed(const std::string& conninfo, int fd) {
+  try {
+    coachd::pg_event_log log(conninfo, 4);
+    std::vector<std::unique_ptr<coachd::partition_writer>> writers;
+    for (int p = 0; p < 4; ++p) writers.push_back(log.open_writer(p));
+    std::vector<std::int64_t> versions(4, 1);
+    for (int round = 0;; ++round) {
+      const int p = round % 4;
+      const auto batch = stream_events(subject_in_partition(p), 1 + round % 7, versions[p]);
+      versions[p] += static_cast<std::int64_t>(batch.size());
+      const auto result = writers[p]->append(batch);
+      std::string acks;
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        acks += std::to_string(p) + " " + std::to_string(result.offsets[i]) + " " + batch[i].id +
+                "\n";
+      }
+      write_all(fd, acks);
+    }
+  } catch (const std::exception& e) {
+    write_all(fd, std::string("error ") + e.what() + "\n");
+    ::_exit(2);
+  }
+}
+
+struct ack {
+  int partition;
+  std::int64_t offset;
+  std::string id;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(conformance)
+COACHD_EVENT_LOG_CONFORMANCE_TESTS(pg_log_fixture)
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(postgres_only)
+
+BOOST_FIXTURE_TEST_CASE(acknowledged_appends_survive_sigkill_of_the_writer, pg_log_fixture) {
+  open_log().reset();  // tables exist before the child starts; no connection crosses the fork
+  int pipe_fds[2];
+  BOOST_TEST_REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  BOOST_TEST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::close(pipe_fds[0]);
+    append_until_killed(db.conninfo(), pipe_fds[1]);
+  }
+  ::close(pipe_fds[1]);
+
+  // Read acknowledgements; kill the child mid-stream, then take what it wrote before dying.
+  std::vector<ack> acks;
+  std::string child_error;
+  FILE* in = ::fdopen(pipe_fds[0], "r");
+  BOOST_TEST_REQUIRE(in != nullptr);
+  bool killed = false;
+  char line[512];
+  while (std::fgets(line, sizeof line, in) != nullptr) {
+    std::istringstream fields(line);
+    std::string first;
+    fields >> first;
+    if (first == "error") {
+      child_error = line;
+      continue;
+    }
+    ack a{std::stoi(first), 0, {}};
+    fields >> a.offset >> a.id;
+    acks.push_back(a);
+    if (!killed && acks.size() >= 400) {
+      ::kill(child, SIGKILL);
+      killed = true;
+    }
+  }
+  std::fclose(in);
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST_REQUIRE(child_error == std::string());
+  BOOST_TEST_REQUIRE(WIFSIGNALED(status));
+  BOOST_TEST(WTERMSIG(status) == SIGKILL);
+  BOOST_TEST_MESSAGE("acknowledged before SIGKILL: " << acks.size());
+
+  auto log = open_log();
+  const auto read = read_everything(*log);
+  std::map<std::string, int> copies;
+  std::map<std::string, const stored_event*> by_id;
+  for (const auto& e : read) {
+    ++copies[e.envelope.id];
+    by_id[e.envelope.id] = &e;
+  }
+  for (const auto& [id, n] : copies) BOOST_TEST(n == 1, "event " << id << " read " << n << " times");
+
+  // Every acknowledged event is there, where its acknowledgement said.
+  for (const auto& a : acks) {
+    const auto found = by_id.find(a.id);
+    BOOST_TEST_REQUIRE((found != by_id.end()), "acknowledged event " << a.id << " is missing");
+    BOOST_TEST(found->second->partition == a.partition);
+    BOOST_TEST(found->second->offset == a.offset);
+  }
+
+  // Offsets are 0, 1, 2, ... in every partition up to its end; what was committed but not yet
+  // acknowledged when the child died is at most the one batch in flight, at a partition's tail.
+  std::map<std::string, bool> acked_ids;
+  for (const auto& a : acks) acked_ids[a.id] = true;
+  std::size_t unacknowledged = 0;
+  for (int p = 0; p < 4; ++p) {
+    const auto events = coachd::conformance::of_partition(read, p);
+    BOOST_TEST(static_cast<std::int64_t>(events.size()) == log->end_offset(p));
+    bool in_tail = false;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      BOOST_TEST(events[i].offset == static_cast<std::int64_t>(i));
+      const bool acked = acked_ids.contains(events[i].envelope.id);
+      if (!acked) {
+        in_tail = true;
+        ++unacknowledged;
+      }
+      BOOST_TEST(!(in_tail && acked), "acknowledged event after an unacknowledged one");
+    }
+  }
+  BOOST_TEST(unacknowledged <= 7u);
+
+  // The partitions take new writers and continue without a gap.
+  for (int p = 0; p < 4; ++p) {
+    const auto end = log->end_offset(p);
+    auto writer = log->open_writer(p);
+    const auto result = writer->append(stream_events("after-crash-" + std::to_string(p), 1));
+    BOOST_TEST(result.offsets.at(0) == end);
+  }
+}
+
+BOOST_FIXTURE_TEST_CASE(a_different_partition_count_is_refused, pg_log_fixture) {
+  open_log().reset();
+  BOOST_CHECK_EXCEPTION(coachd::pg_event_log(db.conninfo(), 8), coachd::log_error,
+                        [](const coachd::log_error& e) {
+                          const std::string what = e.what();
+                          BOOST_TEST_MESSAGE("refused: " << what);
+                          return what.find("has 4 partitions") != std::string::npos &&
+                                 what.find("with 8") != std::string::npos;
+                        });
+  BOOST_TEST(open_log()->partitions() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_server_is_a_log_error) {
+  BOOST_CHECK_EXCEPTION(
+      coachd::pg_event_log("host=127.0.0.1 port=1 user=postgres connect_timeout=2", 4),
+      coachd::log_error, [](const coachd::log_error& e) {
+        BOOST_TEST_MESSAGE("unreachable: " << e.what());
+        return std::string(e.what()).find("cannot connect") != std::string::npos;
+      });
+}
+
+BOOST_FIXTURE_TEST_CASE(bad_partition_numbers_are_rejected, pg_log_fixture) {
+  auto log = open_log();
+  BOOST_CHECK_THROW(log->open_writer(4), std::invalid_argument);
+  BOOST_CHECK_THROW(log->open_writer(-1), std::invalid_argument);
+  BOOST_CHECK_THROW(log->end_offset(9), std::invalid_argument);
+  BOOST_CHECK_THROW(log->open_reader({{0, 0}, {0, 5}}), std::invalid_argument);
+  auto reader = log->open_reader({{1, 0}});
+  BOOST_CHECK_THROW(reader->position(2), std::out_of_range);
+}
+
+// A reader whose notification never comes (here: an event inserted with plain SQL, no NOTIFY)
+// still sees the event by polling when its max_wait runs out.
+BOOST_FIXTURE_TEST_CASE(a_reader_polls_when_no_notification_comes, pg_log_fixture) {
+  auto log = open_log();
+  auto reader = log->open_reader({{0, 0}});
+  BOOST_TEST(reader->poll(0ms, 10).empty());
+
+  const auto event = make_event(subject_in_partition(0), 1, R"({"silent":true})");
+  std::thread silent_append([&] {
+    std::this_thread::sleep_for(300ms);
+    pqxx::connection conn(db.conninfo());
+    pqxx::work tx(conn);
+    const auto next =
+        tx.exec1("SELECT next_offset FROM coachd_log.partitions WHERE partition = 0 FOR UPDATE")[0]
+            .as<std::int64_t>();
+    tx.exec_params(
+        "INSERT INTO coachd_log.events (partition, log_offset, id, source, type, specversion,"
+        " time, subject, stream_version, command_id, correlation_id, causation_id, actor,"
+        " schema_version, data) VALUES (0, $1, $2::uuid, $3, $4, $5, $6, $7, $8, $9, $10, $11,"
+        " $12, $13, $14)",
+        next, event.id, event.source, event.type, event.specversion, event.time, event.subject,
+        event.stream_version, event.command_id, event.correlation_id, event.causation_id,
+        event.actor, event.schema_version, event.data);
+    tx.exec_params("UPDATE coachd_log.partitions SET next_offset = $1 WHERE partition = 0",
+                   next + 1);
+    tx.commit();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const auto events = reader->poll(1500ms, 10);
+  const auto took = std::chrono::steady_clock::now() - start;
+  silent_append.join();
+  BOOST_TEST_REQUIRE(events.size() == 1u);
+  BOOST_TEST((events[0].envelope == event));
+  BOOST_TEST(events[0].offset == 0);
+  // Found by the poll at the end of max_wait, not woken early by a notification.
+  BOOST_TEST(took >= 1000ms);
+  BOOST_TEST(took < 3000ms);
+  BOOST_TEST(reader->position(0) == 1);
+}
+
+// Offsets are taken under the partition's row lock and committed in order, so a reader that
+// polls while appends commit never sees offset N+1 before N: it reads 0, 1, 2, ... with no hole.
+BOOST_FIXTURE_TEST_CASE(a_tailing_reader_never_sees_a_gap, pg_log_fixture) {
+  auto log = open_log();
+  constexpr int batches = 300;
+  std::string failure;
+  std::thread appender([&] {
+    try {
+      auto writer = log->open_writer(1);
+      for (int b = 0; b < batches; ++b) {
+        writer->append(stream_events(subject_in_partition(1), 1 + b % 3, 1));
+      }
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  });
+  std::int64_t total = 0;
+  for (int b = 0; b < batches; ++b) total += 1 + b % 3;
+  std::int64_t expected = 0;
+  auto reader = log->open_reader({{1, 0}});
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (expected < total && std::chrono::steady_clock::now() < deadline) {
+    for (const auto& e : reader->poll(100ms, 7)) {
+      BOOST_TEST_REQUIRE(e.offset == expected);
+      ++expected;
+    }
+  }
+  appender.join();
+  BOOST_TEST_REQUIRE(failure == std::string());
+  BOOST_TEST(expected == total);
+}
+
+// Not a pass/fail benchmark: prints what a batch of 100 events costs on this machine.
+BOOST_FIXTURE_TEST_CASE(batch_append_rate, pg_log_fixture) {
+  auto log = open_log();
+  constexpr int batches = 50;
+  constexpr int batch_size = 100;
+  std::vector<std::vector<event_envelope>> prepared;
+  for (int b = 0; b < batches; ++b) {
+    prepared.push_back(stream_events(subject_in_partition(0), batch_size, 1));
+  }
+  {
+    auto writer = log->open_writer(0);
+    const auto start = std::chrono::steady_clock::now();
+    for (const auto& batch : prepared) writer->append(batch);
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    BOOST_TEST_MESSAGE("one partition: " << batches << " appends of " << batch_size
+                                         << " events in " << took.count() << " s = "
+                                         << batches * batch_size / took.count() << " events/s, "
+                                         << 1000 * took.count() / batches << " ms per append");
+  }
+  {
+    std::vector<std::vector<std::vector<event_envelope>>> per_partition(4);
+    for (int p = 0; p < 4; ++p) {
+      for (int b = 0; b < batches; ++b) {
+        per_partition[p].push_back(stream_events(subject_in_partition(p), batch_size, 1));
+      }
+    }
+    std::vector<std::string> failures(4);
+    std::vector<std::thread> threads;
+    const auto start = std::chrono::steady_clock::now();
+    for (int p = 0; p < 4; ++p) {
+      threads.emplace_back([&, p] {
+        try {
+          auto writer = log->open_writer(p);
+          for (const auto& batch : per_partition[p]) writer->append(batch);
+        } catch (const std::exception& e) {
+          failures[p] = e.what();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+    for (const auto& failure : failures) BOOST_TEST_REQUIRE(failure == std::string());
+    BOOST_TEST_MESSAGE("four partitions at once: " << 4 * batches * batch_size / took.count()
+                                                   << " events/s in total");
+  }
+  BOOST_TEST(log->end_offset(0) == 2 * batches * batch_size);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
