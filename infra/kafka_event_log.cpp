@@ -235,6 +235,11 @@ class kafka_partition_writer final : public partition_writer {
     rd_kafka_conf_set_dr_msg_cb(conf.get(), &kafka_partition_writer::on_delivery);
     rd_kafka_conf_set_opaque(conf.get(), this);
     producer_ = new_client(RD_KAFKA_PRODUCER, std::move(conf), "writer " + transactional_id_);
+    topic_handle_.reset(rd_kafka_topic_new(producer_.get(), topic_.c_str(), nullptr));
+    if (!topic_handle_) {
+      throw log_error("kafka writer " + transactional_id_ + ": topic handle: " +
+                      rd_kafka_err2str(rd_kafka_last_error()));
+    }
 
     // init_transactions fences every older producer with this transactional.id and aborts
     // whatever transaction it left open.
@@ -246,6 +251,16 @@ class kafka_partition_writer final : public partition_writer {
       throw log_error("kafka writer " + transactional_id_ + ": init_transactions: " +
                       rd_kafka_error_string(error.get()));
     }
+    // Learn the topic's partitions now rather than on the first append (librdkafka would
+    // otherwise wait for its periodic topic scan, up to a second).
+    const rd_kafka_metadata_t* metadata = nullptr;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, topic_handle_.get(), &metadata,
+                                                remaining_ms(deadline));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw log_error("kafka writer " + transactional_id_ + ": metadata: " +
+                      rd_kafka_err2str(err));
+    }
+    rd_kafka_metadata_destroy(metadata);
   }
 
   int partition() const override { return partition_; }
@@ -317,7 +332,7 @@ class kafka_partition_writer final : public partition_writer {
     auto tag = (static_cast<std::uintptr_t>(generation_) << 32) | index;
     for (;;) {
       rd_kafka_resp_err_t err = rd_kafka_producev(
-          producer_.get(), RD_KAFKA_V_TOPIC(topic_.c_str()), RD_KAFKA_V_PARTITION(partition_),
+          producer_.get(), RD_KAFKA_V_RKT(topic_handle_.get()), RD_KAFKA_V_PARTITION(partition_),
           RD_KAFKA_V_KEY(event.subject.data(), event.subject.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(event.data.data()), event.data.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers.get()),
@@ -402,7 +417,9 @@ class kafka_partition_writer final : public partition_writer {
   bool in_transaction_ = false;  // begun and neither committed nor aborted
   std::string fenced_;           // set once the producer is dead
   std::string broken_;           // set once its transaction state is unknown
-  client_ptr producer_;          // last: destroyed first, before the state its callback uses
+  client_ptr producer_;          // destroyed after the topic handle, before the state above
+  std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> topic_handle_{
+      nullptr, rd_kafka_topic_destroy};
 };
 
 // ---- reader --------------------------------------------------------------------------------

@@ -581,6 +581,18 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
   return n;
 }
 
+// Keeps the server's latest reply (libcurl reports replies as incoming "headers"), so an
+// error can quote the server's own explanation, e.g. "550 5.1.1 <x@y>: mailbox unavailable".
+int record_reply(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
+  if (type == CURLINFO_HEADER_IN) {
+    auto* reply = static_cast<std::string*>(user);
+    std::string_view line(data, std::min<std::size_t>(size, 512));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+    reply->assign(line);
+  }
+  return 0;
+}
+
 std::string smtp_url(const smtp_config& config) {
   std::string host = config.host;
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
@@ -634,6 +646,10 @@ void smtp_transport::send(const mail_message& message) {
   }
   set(CURLOPT_MAIL_FROM, sender.c_str());
   set(CURLOPT_MAIL_RCPT, recipients.get());
+  std::string last_reply;
+  set(CURLOPT_DEBUGFUNCTION, &record_reply);
+  set(CURLOPT_DEBUGDATA, &last_reply);
+  set(CURLOPT_VERBOSE, 1L);  // only feeds record_reply; nothing is printed
   set(CURLOPT_READFUNCTION, &read_upload);
   set(CURLOPT_READDATA, &source);
   set(CURLOPT_UPLOAD, 1L);
@@ -648,7 +664,11 @@ void smtp_transport::send(const mail_message& message) {
     std::string what = "smtp: sending " + message.id + " to " + recipient_address + " via " + url +
                        " failed: " + curl_easy_strerror(rc);
     if (error_buffer[0] != '\0') what += std::string(": ") + error_buffer;
-    if (reply != 0) what += " (last reply " + std::to_string(reply) + ")";
+    if (!last_reply.empty()) {
+      what += " (server said: " + last_reply + ")";
+    } else if (reply != 0) {
+      what += " (last reply " + std::to_string(reply) + ")";
+    }
     throw mail_error(what);
   }
 }

@@ -127,8 +127,8 @@ class pg_partition_writer final : public partition_writer {
                      " WHERE partition = $1::integer FOR UPDATE");
       conn_->prepare("coachd_log_insert",
                      std::string("INSERT INTO coachd_log.events (partition, log_offset, ") +
+                         envelope_columns + ") SELECT $1::integer, $2::bigint + e.ord - 1, " +
                          envelope_columns +
-                         ") SELECT $1::integer, $2::bigint + e.ord - 1, " + envelope_columns +
                          " FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[],"
                          " $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[],"
                          " $12::text[], $13::text[], $14::integer[], $15::text[])"
@@ -161,8 +161,8 @@ class pg_partition_writer final : public partition_writer {
     append_result result{partition_, {}};
     if (batch.empty()) return result;
 
-    array_literal ids, sources, types, specversions, times, subjects, stream_versions,
-        command_ids, correlation_ids, causation_ids, actors, schema_versions, datas;
+    array_literal ids, sources, types, specversions, times, subjects, stream_versions, command_ids,
+        correlation_ids, causation_ids, actors, schema_versions, datas;
     for (const auto& e : batch) {
       check_no_nul(e);
       ids.add_text(e.id);
@@ -190,8 +190,8 @@ class pg_partition_writer final : public partition_writer {
       const auto current_epoch = owner[0].as<std::int64_t>();
       if (current_epoch != epoch_) {
         tx.abort();
-        throw fenced_error("postgres event log: writer of partition " +
-                           std::to_string(partition_) + " (epoch " + std::to_string(epoch_) +
+        throw fenced_error("postgres event log: writer of partition " + std::to_string(partition_) +
+                           " (epoch " + std::to_string(epoch_) +
                            ") was fenced by a newer writer (epoch " +
                            std::to_string(current_epoch) + "); nothing was appended");
       }
@@ -278,8 +278,7 @@ class pg_log_reader final : public log_reader {
         // Sleep until one of our partitions is announced; the deadline itself is the polling
         // fallback (one more fetch above) for notifications that never come.
         while (!wake_->relevant() && now < deadline) {
-          const auto left =
-              std::chrono::ceil<std::chrono::microseconds>(deadline - now).count();
+          const auto left = std::chrono::ceil<std::chrono::microseconds>(deadline - now).count();
           conn_->await_notification(static_cast<long>(left / 1'000'000),
                                     static_cast<long>(left % 1'000'000));
           now = clock::now();
@@ -315,8 +314,8 @@ class pg_log_reader final : public log_reader {
     }
     void watch(int partition) { watched_.push_back(partition); }
     bool relevant() const {
-      return unknown_ || std::any_of(watched_.begin(), watched_.end(),
-                                     [&](int p) { return announced_[p]; });
+      return unknown_ ||
+             std::any_of(watched_.begin(), watched_.end(), [&](int p) { return announced_[p]; });
     }
     void reset() {
       std::fill(announced_.begin(), announced_.end(), false);
@@ -383,15 +382,20 @@ class pg_log_reader final : public log_reader {
 
 // ---------------------------------------------------------------------------------------------
 
+struct pg_event_log::control_connection {
+  std::unique_ptr<pqxx::connection> conn;
+};
+
 pg_event_log::pg_event_log(std::string conninfo, int partitions)
     : conninfo_(std::move(conninfo)), partitions_(partitions) {
   if (partitions_ < 1) {
     throw std::invalid_argument("postgres event log: partition count must be at least 1, not " +
                                 std::to_string(partitions_));
   }
-  control_ = connect(conninfo_, "log");
+  control_ = std::make_unique<control_connection>(control_connection{connect(conninfo_, "log")});
+  auto& conn = *control_->conn;
   guarded("create tables", [&] {
-    pqxx::work tx(*control_, "coachd_log_setup");
+    pqxx::work tx(conn, "coachd_log_setup");
     // CREATE ... IF NOT EXISTS is not safe against a concurrent identical CREATE.
     tx.exec_params("SELECT pg_advisory_xact_lock($1::bigint)", schema_lock_key);
     for (const auto& sql : create_schema_sql) tx.exec0(sql);
@@ -400,8 +404,7 @@ pg_event_log::pg_event_log(std::string conninfo, int partitions)
         " ON CONFLICT (key) DO NOTHING",
         std::to_string(partitions_));
     const auto stored =
-        tx.exec1("SELECT value FROM coachd_log.meta WHERE key = 'partitions'")[0]
-            .as<std::string>();
+        tx.exec1("SELECT value FROM coachd_log.meta WHERE key = 'partitions'")[0].as<std::string>();
     if (stored != std::to_string(partitions_)) {
       throw log_error("postgres event log: the log in this database has " + stored +
                       " partitions; refusing to open it with " + std::to_string(partitions_) +
@@ -413,9 +416,9 @@ pg_event_log::pg_event_log(std::string conninfo, int partitions)
         " ON CONFLICT (partition) DO NOTHING",
         partitions_);
     tx.commit();
-    control_->prepare("coachd_log_end_offset",
-                      "SELECT next_offset FROM coachd_log.partitions"
-                      " WHERE partition = $1::integer");
+    conn.prepare("coachd_log_end_offset",
+                 "SELECT next_offset FROM coachd_log.partitions"
+                 " WHERE partition = $1::integer");
   });
 }
 
@@ -451,7 +454,7 @@ std::int64_t pg_event_log::end_offset(int partition) {
   check_partition(partition);
   std::lock_guard lock(control_mutex_);
   return guarded("end_offset", [&] {
-    pqxx::nontransaction tx(*control_, "coachd_log_end_offset");
+    pqxx::nontransaction tx(*control_->conn, "coachd_log_end_offset");
     return tx.exec_prepared1("coachd_log_end_offset", partition)[0].as<std::int64_t>();
   });
 }

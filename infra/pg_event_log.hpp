@@ -22,10 +22,6 @@
 
 #include "events/event_log.hpp"
 
-namespace pqxx {
-class connection;
-}
-
 namespace coachd {
 
 /// The NOTIFY channel appends announce themselves on (payload: the partition number).
@@ -53,8 +49,9 @@ class pg_event_log final : public event_log {
 
   std::string conninfo_;
   int partitions_;
+  struct control_connection;  // the log's own libpq connection (end offsets)
   std::mutex control_mutex_;  // guards control_
-  std::unique_ptr<pqxx::connection> control_;
+  std::unique_ptr<control_connection> control_;
 };
 
 }  // namespace coachd

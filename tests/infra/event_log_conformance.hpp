@@ -262,7 +262,8 @@ void read_from_any_offset(Fixture& f) {
 
   {
     auto reader = log->open_reader({{0, all[5].offset}});
-    check_same_events(read_exactly(*reader, 5), std::vector<stored_event>(all.begin() + 5, all.end()));
+    check_same_events(read_exactly(*reader, 5),
+                      std::vector<stored_event>(all.begin() + 5, all.end()));
   }
   {
     auto reader = log->open_reader({{0, 0}});
@@ -559,41 +560,42 @@ void tailing_reader_wakes_on_append(Fixture& f) {
   tail.join();
   BOOST_TEST_REQUIRE(failure == std::string());
   check_same_events(received, stored);
-  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(received_at - appended_at)
-                 .count() < 3000);
+  BOOST_TEST(
+      std::chrono::duration_cast<std::chrono::milliseconds>(received_at - appended_at).count() <
+      3000);
 }
 
 }  // namespace coachd::conformance
 
 /// Expands to the conformance test cases for fixture type F (see the top of this file).
-#define COACHD_EVENT_LOG_CONFORMANCE_TESTS(F)                                                   \
-  BOOST_FIXTURE_TEST_CASE(conformance_per_partition_order_under_concurrent_writers, F) {        \
-    ::coachd::conformance::per_partition_order_under_concurrent_writers(*this);                \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_atomic_batch, F) {                                        \
-    ::coachd::conformance::atomic_batch(*this);                                                 \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_read_from_any_offset, F) {                                \
-    ::coachd::conformance::read_from_any_offset(*this);                                         \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_second_writer_fences_first, F) {                          \
-    ::coachd::conformance::second_writer_fences_first(*this);                                   \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_fencing_races_appends_in_flight, F) {                     \
-    ::coachd::conformance::fencing_races_appends_in_flight(*this);                              \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_reopen_after_close_keeps_acknowledged_appends, F) {       \
-    ::coachd::conformance::reopen_after_close_keeps_acknowledged_appends(*this);                \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_key_to_partition_is_stable, F) {                          \
-    ::coachd::conformance::key_to_partition_is_stable(*this);                                   \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_reader_position_advances, F) {                            \
-    ::coachd::conformance::reader_position_advances(*this);                                     \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_poll_on_empty_partition_returns_within_max_wait, F) {     \
-    ::coachd::conformance::poll_on_empty_partition_returns_within_max_wait(*this);              \
-  }                                                                                             \
-  BOOST_FIXTURE_TEST_CASE(conformance_tailing_reader_wakes_on_append, F) {                      \
-    ::coachd::conformance::tailing_reader_wakes_on_append(*this);                               \
+#define COACHD_EVENT_LOG_CONFORMANCE_TESTS(F)                                               \
+  BOOST_FIXTURE_TEST_CASE(conformance_per_partition_order_under_concurrent_writers, F) {    \
+    ::coachd::conformance::per_partition_order_under_concurrent_writers(*this);             \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_atomic_batch, F) {                                    \
+    ::coachd::conformance::atomic_batch(*this);                                             \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_read_from_any_offset, F) {                            \
+    ::coachd::conformance::read_from_any_offset(*this);                                     \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_second_writer_fences_first, F) {                      \
+    ::coachd::conformance::second_writer_fences_first(*this);                               \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_fencing_races_appends_in_flight, F) {                 \
+    ::coachd::conformance::fencing_races_appends_in_flight(*this);                          \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_reopen_after_close_keeps_acknowledged_appends, F) {   \
+    ::coachd::conformance::reopen_after_close_keeps_acknowledged_appends(*this);            \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_key_to_partition_is_stable, F) {                      \
+    ::coachd::conformance::key_to_partition_is_stable(*this);                               \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_reader_position_advances, F) {                        \
+    ::coachd::conformance::reader_position_advances(*this);                                 \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_poll_on_empty_partition_returns_within_max_wait, F) { \
+    ::coachd::conformance::poll_on_empty_partition_returns_within_max_wait(*this);          \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_tailing_reader_wakes_on_append, F) {                  \
+    ::coachd::conformance::tailing_reader_wakes_on_append(*this);                           \
   }

@@ -131,20 +131,18 @@ std::string base64_decode(const std::string& b64) {
 std::string decode_words(const std::string& value) {
   std::string out;
   std::size_t i = 0;
-  bool previous_was_word = false;
+  std::size_t word_end = std::string::npos;  // where the last encoded-word's text ends in out
   while (i < value.size()) {
     if (value.compare(i, 10, "=?UTF-8?B?") == 0) {
       const std::size_t end = value.find("?=", i + 10);
       BOOST_REQUIRE(end != std::string::npos);
-      if (previous_was_word) {
-        while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
-      }
+      if (word_end != std::string::npos) out.resize(word_end);  // drop the whitespace between
       out += base64_decode(value.substr(i + 10, end - i - 10));
       i = end + 2;
-      previous_was_word = true;
+      word_end = out.size();
       continue;
     }
-    if (value[i] != ' ' && value[i] != '\t') previous_was_word = false;
+    if (value[i] != ' ' && value[i] != '\t') word_end = std::string::npos;
     out += value[i++];
   }
   return out;
@@ -639,6 +637,7 @@ BOOST_AUTO_TEST_CASE(smtp_transport_throws_when_the_recipient_is_refused) {
     const std::string what = e.what();
     BOOST_TEST_MESSAGE("error: " << what);
     BOOST_TEST(what.find("550") != std::string::npos);
+    BOOST_TEST(what.find("mailbox unavailable") != std::string::npos);
     BOOST_TEST(what.find("client@example.com") != std::string::npos);
   }
   BOOST_TEST(server.transactions().empty());

@@ -3,8 +3,6 @@
 // only this adapter promises (dense offsets, crash safety, the partition count check, polling
 // when notifications do not come).
 
-#include "infra/pg_event_log.hpp"
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "infra/pg_event_log.hpp"
 #include "tests/infra/event_log_conformance.hpp"
 #include "tests/support/pg_test_db.hpp"
 
@@ -75,8 +74,8 @@ void write_all(int fd, const std::string& text) {
       const auto result = writers[p]->append(batch);
       std::string acks;
       for (std::size_t i = 0; i < batch.size(); ++i) {
-        acks += std::to_string(p) + " " + std::to_string(result.offsets[i]) + " " + batch[i].id +
-                "\n";
+        acks +=
+            std::to_string(p) + " " + std::to_string(result.offsets[i]) + " " + batch[i].id + "\n";
       }
       write_all(fd, acks);
     }
@@ -151,7 +150,8 @@ BOOST_FIXTURE_TEST_CASE(acknowledged_appends_survive_sigkill_of_the_writer, pg_l
     ++copies[e.envelope.id];
     by_id[e.envelope.id] = &e;
   }
-  for (const auto& [id, n] : copies) BOOST_TEST(n == 1, "event " << id << " read " << n << " times");
+  for (const auto& [id, n] : copies)
+    BOOST_TEST(n == 1, "event " << id << " read " << n << " times");
 
   // Every acknowledged event is there, where its acknowledgement said.
   for (const auto& a : acks) {
@@ -308,8 +308,8 @@ BOOST_FIXTURE_TEST_CASE(batch_append_rate, pg_log_fixture) {
     const auto start = std::chrono::steady_clock::now();
     for (const auto& batch : prepared) writer->append(batch);
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-    BOOST_TEST_MESSAGE("one partition: " << batches << " appends of " << batch_size
-                                         << " events in " << took.count() << " s = "
+    BOOST_TEST_MESSAGE("one partition: " << batches << " appends of " << batch_size << " events in "
+                                         << took.count() << " s = "
                                          << batches * batch_size / took.count() << " events/s, "
                                          << 1000 * took.count() / batches << " ms per append");
   }

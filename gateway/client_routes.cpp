@@ -1,0 +1,78 @@
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "gateway/auth.hpp"
+#include "gateway/command_bridge.hpp"
+#include "gateway/routes.hpp"
+#include "infra/crypto.hpp"
+#include "projections/client_queries.hpp"
+
+namespace coachd::gateway {
+
+namespace http = boost::beast::http;
+namespace json = boost::json;
+using boost::asio::awaitable;
+
+namespace {
+
+json::object client_json(const client_view& v, bool full) {
+  json::object o{{"id", v.client_id}, {"display_name", v.display_name}, {"name", v.name},
+                 {"email", v.email},  {"created_at", v.created_at}};
+  if (full) {
+    o["coach_id"] = v.coach_id;
+    o["account_id"] = v.account_id;
+    o["phone"] = v.phone ? json::value(*v.phone) : json::value(nullptr);
+    o["goals"] = v.goals;
+    o["intake_id"] = v.intake_id ? json::value(*v.intake_id) : json::value(nullptr);
+  }
+  return o;
+}
+
+}  // namespace
+
+void add_client_routes(router& r, services& s) {
+  r.add({http::verb::get, "/api/v1/clients", "listClients",
+         "List the coach's clients, oldest first (?cursor, ?limit)", access::coach, false},
+        [&s](request_context& ctx) -> awaitable<response> {
+          if (auto wait = co_await await_read_model(ctx, s, "clients")) co_return std::move(*wait);
+          std::optional<std::string> cursor;
+          if (auto v = ctx.query("cursor")) cursor = std::string(*v);
+          int limit = 20;
+          if (auto v = ctx.query("limit")) {
+            auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
+            if (ec != std::errc() || end != v->data() + v->size() || limit < 1 || limit > 100) {
+              co_return problem_response(make_error(errc::invalid, "limit must be an integer from 1 to 100", {"limit"}),
+                                         ctx.req);
+            }
+          }
+          const std::string coach_id = caller(ctx)->account_id;
+          auto listed = co_await s.pool->run(
+              [&](pqxx::connection& c) { return list_clients(c, coach_id, cursor, limit); });
+          if (!listed) co_return problem_response(listed.err(), ctx.req);
+          json::array items;
+          for (const auto& v : listed->items) items.push_back(client_json(v, false));
+          json::object body{{"items", std::move(items)}};
+          body["next_cursor"] = listed->next_cursor ? json::value(*listed->next_cursor) : json::value(nullptr);
+          co_return json_response(http::status::ok, json::value(std::move(body)), ctx.req);
+        });
+
+  r.add({http::verb::get, "/api/v1/clients/{id}", "getClient", "One of the coach's clients, with profile",
+         access::coach, false},
+        [&s](request_context& ctx) -> awaitable<response> {
+          if (auto wait = co_await await_read_model(ctx, s, "clients")) co_return std::move(*wait);
+          const std::string client_id(ctx.param("id"));
+          const std::string coach_id = caller(ctx)->account_id;
+          std::optional<client_view> found;
+          if (is_uuid(client_id)) {
+            found = co_await s.pool->run([&](pqxx::connection& c) { return find_client(c, coach_id, client_id); });
+          }
+          if (!found) {
+            co_return problem_response(make_error(errc::not_found, "client '" + client_id + "' does not exist"),
+                                       ctx.req);
+          }
+          co_return json_response(http::status::ok, json::value(client_json(*found, true)), ctx.req);
+        });
+}
+
+}  // namespace coachd::gateway
