@@ -67,10 +67,10 @@ std::optional<std::string> open_field(const data_key& key, std::string_view seal
   const auto* in = reinterpret_cast<const unsigned char*>(raw.data());
   std::string plain(raw_len - nonce_bytes - tag_bytes, '\0');
   unsigned long long plain_len = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(plain.data()), &plain_len, nullptr, in + nonce_bytes,
-          raw_len - nonce_bytes, bytes(associated_data), associated_data.size(), in,
-          key.data()) != 0) {
+  if (crypto_aead_xchacha20poly1305_ietf_decrypt(reinterpret_cast<unsigned char*>(plain.data()),
+                                                 &plain_len, nullptr, in + nonce_bytes,
+                                                 raw_len - nonce_bytes, bytes(associated_data),
+                                                 associated_data.size(), in, key.data()) != 0) {
     return std::nullopt;
   }
   plain.resize(plain_len);

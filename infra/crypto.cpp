@@ -112,7 +112,8 @@ std::string sha256_hex(std::string_view data) {
 
 std::string keyed_hash_hex(std::string_view key, std::string_view data) {
   init_sodium();
-  if (key.size() < crypto_generichash_KEYBYTES_MIN || key.size() > crypto_generichash_KEYBYTES_MAX) {
+  if (key.size() < crypto_generichash_KEYBYTES_MIN ||
+      key.size() > crypto_generichash_KEYBYTES_MAX) {
     throw std::invalid_argument("keyed_hash_hex: the key must be 16 to 64 bytes");
   }
   std::array<unsigned char, crypto_generichash_BYTES> out{};

@@ -33,7 +33,6 @@ constexpr const char* header_actor = "ce_actor";
 constexpr const char* header_schemaversion = "ce_schemaversion";
 constexpr const char* header_content_type = "content-type";
 
-// Readers never join or commit to this group; librdkafka needs a group for assign().
 constexpr const char* reader_group_id = "coachd-log-reader";
 
 struct conf_deleter {
@@ -96,10 +95,11 @@ conf_ptr base_conf(const kafka_event_log_config& config) {
   return conf;
 }
 
-// A read_committed consumer that only ever uses assign() with explicit offsets.
-conf_ptr consumer_conf(const kafka_event_log_config& config) {
+// A read_committed consumer. A reader, which uses assign() with explicit offsets, needs a group
+// (librdkafka's assign() lives in the group handle) but never joins it or commits to it.
+conf_ptr consumer_conf(const kafka_event_log_config& config, bool reader) {
   conf_ptr conf = base_conf(config);
-  set_property(conf.get(), "group.id", reader_group_id);
+  if (reader) set_property(conf.get(), "group.id", reader_group_id);
   set_property(conf.get(), "enable.partition.eof", "false");
   set_properties(conf.get(), config.consumer_properties);
   // What the log's guarantees rest on: committed events only, no group offsets, and no silent
@@ -443,7 +443,7 @@ class kafka_log_reader final : public log_reader {
       rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), start.partition)
           ->offset = start.offset;
     }
-    consumer_ = new_client(RD_KAFKA_CONSUMER, consumer_conf(config), "reader");
+    consumer_ = new_client(RD_KAFKA_CONSUMER, consumer_conf(config, true), "reader");
     rd_kafka_poll_set_consumer(consumer_.get());
     rd_kafka_resp_err_t err = rd_kafka_assign(consumer_.get(), assignment.get());
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -531,7 +531,7 @@ void kafka_event_log::client_deleter::operator()(rd_kafka_s* client) const {
 
 kafka_event_log::kafka_event_log(kafka_event_log_config config) : config_(std::move(config)) {
   if (config_.partitions < 1) throw log_error("kafka event log: partitions must be at least 1");
-  admin_ = new_client(RD_KAFKA_CONSUMER, consumer_conf(config_), "event log");
+  admin_ = new_client(RD_KAFKA_CONSUMER, consumer_conf(config_, false), "event log");
   ensure_topic();
 }
 

@@ -581,10 +581,11 @@ std::size_t read_upload(char* buffer, std::size_t size, std::size_t count, void*
   return n;
 }
 
-// Keeps the server's latest reply (libcurl reports replies as incoming "headers"), so an
-// error can quote the server's own explanation, e.g. "550 5.1.1 <x@y>: mailbox unavailable".
+// Keeps the server's latest error reply (4xx/5xx; libcurl reports replies as incoming
+// "headers"), so an exception can quote the server's own explanation, e.g.
+// "550 5.1.1 <x@y>: mailbox unavailable", rather than the "221 bye" that follows it.
 int record_reply(CURL*, curl_infotype type, char* data, std::size_t size, void* user) {
-  if (type == CURLINFO_HEADER_IN) {
+  if (type == CURLINFO_HEADER_IN && size > 0 && (data[0] == '4' || data[0] == '5')) {
     auto* reply = static_cast<std::string*>(user);
     std::string_view line(data, std::min<std::size_t>(size, 512));
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);

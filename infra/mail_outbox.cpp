@@ -240,8 +240,13 @@ std::chrono::milliseconds mail_dispatcher::time_to_next_due(pqxx::connection& co
       FROM mail_outbox
      WHERE sent_at IS NULL AND gave_up_at IS NULL)sql");
   if (r[0].is_null()) return config_.poll_interval;
-  return std::clamp(std::chrono::milliseconds(r[0].as<long long>()), std::chrono::milliseconds(0),
-                    config_.poll_interval);
+  const std::chrono::milliseconds due(r[0].as<long long>());
+  // Due already, yet the batch just claimed came back short: another dispatcher holds those
+  // rows. Look again soon rather than spin while it sends them.
+  if (due <= std::chrono::milliseconds(0)) {
+    return std::min(config_.poll_interval, std::chrono::milliseconds(250));
+  }
+  return std::min(due, config_.poll_interval);
 }
 
 void mail_dispatcher::wait_for(int socket, std::chrono::milliseconds timeout) {

@@ -12,8 +12,8 @@ namespace coachd {
 std::string hash_password(std::string_view password, const password_params& params) {
   init_sodium();
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str_alg(out, password.data(), password.size(), params.opslimit,
-                            params.memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
+  if (crypto_pwhash_str_alg(out, password.data(), password.size(), params.opslimit, params.memlimit,
+                            crypto_pwhash_ALG_ARGON2ID13) != 0) {
     throw std::runtime_error("Argon2id hashing failed (out of memory?)");
   }
   return out;

@@ -23,8 +23,8 @@ struct password_params {
 /// INTERACTIVE: opslimit 2, memlimit 64 MiB (the default).
 inline constexpr password_params interactive_password_params{};
 /// MODERATE: opslimit 3, memlimit 256 MiB.
-inline constexpr password_params moderate_password_params{
-    crypto_pwhash_argon2id_OPSLIMIT_MODERATE, crypto_pwhash_argon2id_MEMLIMIT_MODERATE};
+inline constexpr password_params moderate_password_params{crypto_pwhash_argon2id_OPSLIMIT_MODERATE,
+                                                          crypto_pwhash_argon2id_MEMLIMIT_MODERATE};
 /// The smallest Argon2id allows (opslimit 1, memlimit 8 KiB): for tests only, never for users.
 inline constexpr password_params minimum_password_params{crypto_pwhash_argon2id_OPSLIMIT_MIN,
                                                          crypto_pwhash_argon2id_MEMLIMIT_MIN};

@@ -57,9 +57,7 @@ class erasure_receiver final : public pqxx::notification_receiver {
  public:
   erasure_receiver(pqxx::connection_base& conn, std::function<void(const std::string&)> on_erased)
       : pqxx::notification_receiver(conn, erased_channel), on_erased_(std::move(on_erased)) {}
-  void operator()(const std::string& payload, int /*backend_pid*/) override {
-    on_erased_(payload);
-  }
+  void operator()(const std::string& payload, int /*backend_pid*/) override { on_erased_(payload); }
 
  private:
   std::function<void(const std::string&)> on_erased_;
@@ -146,8 +144,8 @@ data_key pg_key_store::key_for_write(const std::string& subject) {
     randombytes_buf(fresh.data(), fresh.size());
     const std::string stored = wrap(subject, fresh);
     pqxx::nontransaction tx(db.conn);
-    const auto inserted =
-        tx.exec_prepared("pii_keys_insert", subject, pqxx::binarystring(stored.data(), stored.size()));
+    const auto inserted = tx.exec_prepared("pii_keys_insert", subject,
+                                           pqxx::binarystring(stored.data(), stored.size()));
     if (!inserted.empty()) {
       entry = fresh;
     } else {
@@ -321,15 +319,17 @@ void pg_key_store::with_connection(const std::function<void(connection_state&)>&
 }
 
 std::string pg_key_store::wrap(const std::string& subject, const data_key& key) const {
-  if (!options_.master_key) return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+  if (!options_.master_key) {
+    return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+  }
   std::string out(wrapped_key_bytes, '\0');
   auto* p = reinterpret_cast<unsigned char*>(out.data());
   randombytes_buf(p, wrap_nonce_bytes);
   const std::string context = wrap_context(subject);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      p + wrap_nonce_bytes, nullptr, key.data(), key.size(),
-      reinterpret_cast<const unsigned char*>(context.data()), context.size(), nullptr, p,
-      options_.master_key->data());
+  crypto_aead_xchacha20poly1305_ietf_encrypt(p + wrap_nonce_bytes, nullptr, key.data(), key.size(),
+                                             reinterpret_cast<const unsigned char*>(context.data()),
+                                             context.size(), nullptr, p,
+                                             options_.master_key->data());
   return out;
 }
 

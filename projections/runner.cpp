@@ -64,6 +64,13 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
 
 namespace {
 
+/// One runner per projector at a time, across processes: a session advisory lock keyed by the
+/// projector's name, held on the runner's connection for as long as it applies events.
+bool try_lock_projector(pqxx::connection_base& connection, const std::string& name) {
+  pqxx::nontransaction tx(connection);
+  return tx.exec_params("SELECT pg_try_advisory_lock(7406150002, hashtext($1))", name)[0][0].as<bool>();
+}
+
 void prepare_checkpoint(pqxx::connection_base& connection) {
   connection.prepare("coachd_checkpoint",
                      "INSERT INTO projection_checkpoints (projector, partition, position, updated_at) "
@@ -74,6 +81,11 @@ void prepare_checkpoint(pqxx::connection_base& connection) {
 }  // namespace
 
 std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  pqxx::connection connection(conninfo_);
+  if (!try_lock_projector(connection, target_.name())) {
+    throw std::runtime_error("projector " + target_.name() +
+                             " is running in another process (coachd); stop it before rebuilding");
+  }
   load_checkpoints();
   std::vector<partition_start> from;
   std::uint64_t total = 0;
@@ -84,7 +96,6 @@ std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t
     if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
   }
   auto reader = log_.open_reader(from);
-  pqxx::connection connection(conninfo_);
   prepare_checkpoint(connection);
   target_.prepare(connection);
   std::uint64_t done = 0;
@@ -117,8 +128,15 @@ void projection_runner::run() {
     try {
       std::vector<partition_start> from;
       for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
-      auto reader = log_.open_reader(from);
       pqxx::connection connection(conninfo_);
+      if (!try_lock_projector(connection, target_.name())) {
+        throw std::runtime_error("another process runs this projector; waiting for it to stop");
+      }
+      // Positions may have moved while another process held the projector.
+      load_checkpoints();
+      from.clear();
+      for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
+      auto reader = log_.open_reader(from);
       prepare_checkpoint(connection);
       target_.prepare(connection);
       while (!stopping_) process_batch(*reader, connection);

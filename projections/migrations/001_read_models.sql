@@ -63,3 +63,10 @@ CREATE TABLE auth_sessions (
   expires_at      timestamptz NOT NULL   -- absolute expiry
 );
 CREATE INDEX auth_sessions_by_account ON auth_sessions (account_id);
+
+-- Process-wide settings generated at first start (e.g. the key that turns e-mail addresses
+-- into account stream ids).
+CREATE TABLE coachd_settings (
+  name  text PRIMARY KEY,
+  value text NOT NULL
+);

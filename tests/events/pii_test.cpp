@@ -28,9 +28,9 @@ std::string flip(std::string sealed, std::size_t pos) {
 
 BOOST_AUTO_TEST_CASE(seal_then_open_round_trips) {
   const auto key = make_key();
-  for (const std::string& plain : {std::string(), std::string("Ada Lovelace"),
-                                  std::string("ada@example.com"), std::string(1000, 'x'),
-                                  std::string("with\0nul", 8)}) {
+  for (const std::string& plain :
+       {std::string(), std::string("Ada Lovelace"), std::string("ada@example.com"),
+        std::string(1000, 'x'), std::string("with\0nul", 8)}) {
     const std::string sealed = seal_field(key, plain, "IntakeSubmitted/name/intake-1");
     BOOST_TEST(is_sealed(sealed));
     BOOST_TEST(sealed.starts_with("pii:v1:"));
@@ -98,11 +98,12 @@ BOOST_AUTO_TEST_CASE(wrong_key_is_rejected) {
 
 BOOST_AUTO_TEST_CASE(malformed_values_are_not_sealed) {
   const auto key = make_key();
-  for (const std::string& bad :
-       {std::string(), std::string("Ada Lovelace"), std::string("pii:v1:"),
-        std::string("pii:v2:") + std::string(60, 'A'), std::string("pii:v1:") + std::string(10, 'A'),
-        std::string("pii:v1:") + std::string(59, 'A') + "=", std::string("pii:v1:") +
-        std::string(59, 'A') + "+", std::string("PII:V1:") + std::string(60, 'A')}) {
+  for (const std::string& bad : {std::string(), std::string("Ada Lovelace"), std::string("pii:v1:"),
+                                 std::string("pii:v2:") + std::string(60, 'A'),
+                                 std::string("pii:v1:") + std::string(10, 'A'),
+                                 std::string("pii:v1:") + std::string(59, 'A') + "=",
+                                 std::string("pii:v1:") + std::string(59, 'A') + "+",
+                                 std::string("PII:V1:") + std::string(60, 'A')}) {
     BOOST_TEST(!is_sealed(bad), bad);
     BOOST_TEST(!open_field(key, bad, "").has_value(), bad);
   }

@@ -31,8 +31,10 @@ BOOST_AUTO_TEST_CASE(uuid_v5_matches_known_vectors) {
 
 BOOST_AUTO_TEST_CASE(uuid_v5_is_deterministic_and_name_dependent) {
   const std::string event_id = new_uuid();
-  BOOST_TEST(uuid_from_name(event_id, "create-account") == uuid_from_name(event_id, "create-account"));
-  BOOST_TEST(uuid_from_name(event_id, "create-account") != uuid_from_name(event_id, "send-welcome"));
+  BOOST_TEST(uuid_from_name(event_id, "create-account") ==
+             uuid_from_name(event_id, "create-account"));
+  BOOST_TEST(uuid_from_name(event_id, "create-account") !=
+             uuid_from_name(event_id, "send-welcome"));
   BOOST_TEST(uuid_from_name(new_uuid(), "x") != uuid_from_name(new_uuid(), "x"));
   const std::string id = uuid_from_name(event_id, "create-account");
   BOOST_TEST(is_uuid(id));

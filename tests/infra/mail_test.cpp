@@ -661,6 +661,21 @@ BOOST_AUTO_TEST_CASE(smtp_transport_throws_when_nothing_listens) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(smtp_transport_with_starttls_refuses_a_server_without_it) {
+  fake_smtp_server server;  // does not offer STARTTLS
+  smtp_config config = local_smtp(server.port());
+  config.security = smtp_security::starttls;
+  smtp_transport transport(config);
+  BOOST_CHECK_THROW(transport.send(sample_message()), mail_error);
+  // Nothing of the message went over the unencrypted connection.
+  for (const auto& command : server.commands()) {
+    BOOST_TEST_INFO(command);
+    BOOST_TEST(!command.starts_with("MAIL"));
+    BOOST_TEST(!command.starts_with("RCPT"));
+  }
+  BOOST_TEST(server.transactions().empty());
+}
+
 BOOST_AUTO_TEST_CASE(smtp_transport_rejects_a_malformed_message_before_connecting) {
   fake_smtp_server server;
   smtp_transport transport(local_smtp(server.port()));

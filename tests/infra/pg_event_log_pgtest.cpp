@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE pg_event_log
 // The PostgreSQL adapter of the event log: the conformance suite every adapter passes, then what
 // only this adapter promises (dense offsets, crash safety, the partition count check, polling
 // when notifications do not come).
@@ -21,6 +20,16 @@
 #include "infra/pg_event_log.hpp"
 #include "tests/infra/event_log_conformance.hpp"
 #include "tests/support/pg_test_db.hpp"
+
+// The test module's entry point. <boost/test/unit_test.hpp> comes in through the precompiled
+// header, before any BOOST_TEST_MODULE in this file could be seen, so it generates no main().
+bool init_unit_test() {
+  boost::unit_test::framework::master_test_suite().p_name.value = "pg_event_log";
+  return true;
+}
+int main(int argc, char* argv[]) {
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}
 
 using namespace std::chrono_literals;
 using coachd::event_envelope;

@@ -1,6 +1,4 @@
 #define BOOST_TEST_MODULE pg_key_store
-#include "infra/pg_key_store.hpp"
-
 #include <algorithm>
 #include <barrier>
 #include <boost/test/unit_test.hpp>
@@ -10,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "infra/pg_key_store.hpp"
 #include "tests/support/pg_test_db.hpp"
 
 using namespace coachd;
@@ -44,7 +43,8 @@ stored_row row_of(const std::string& subject) {
 int count_rows(const std::string& like) {
   pqxx::connection conn(conninfo());
   pqxx::nontransaction tx(conn);
-  return tx.exec_params("SELECT count(*) FROM pii_keys WHERE subject LIKE $1", like)[0][0].as<int>();
+  return tx.exec_params("SELECT count(*) FROM pii_keys WHERE subject LIKE $1", like)[0][0]
+      .as<int>();
 }
 
 pg_key_store_options polling_every_call() {
@@ -170,9 +170,9 @@ BOOST_AUTO_TEST_CASE(preload_fills_the_cache_in_bulk) {
   std::vector<std::string> subjects;
   std::vector<data_key> keys;
   // Names that need quoting inside a text[] literal, made through the store.
-  for (const std::string& odd : {std::string("pre-\"quoted\""), std::string("pre-back\\slash"),
-                                 std::string("pre-{brace},comma"), std::string("pre- space"),
-                                 std::string("pre-NULL")}) {
+  for (const std::string& odd :
+       {std::string("pre-\"quoted\""), std::string("pre-back\\slash"),
+        std::string("pre-{brace},comma"), std::string("pre- space"), std::string("pre-NULL")}) {
     subjects.push_back(odd);
     keys.push_back(writer.key_for_write(odd));
   }

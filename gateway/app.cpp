@@ -1,0 +1,361 @@
+#include "gateway/app.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <cstdio>
+#include <future>
+#include <pqxx/pqxx>
+#include <stdexcept>
+#include <thread>
+
+#include "commands/processor.hpp"
+#include "events/codec.hpp"
+#include "gateway/auth.hpp"
+#include "gateway/http_server.hpp"
+#include "gateway/router.hpp"
+#include "gateway/routes.hpp"
+#include "gateway/services.hpp"
+#include "infra/crypto.hpp"
+#include "infra/kafka_event_log.hpp"
+#include "infra/kafka_mock_cluster.hpp"
+#include "infra/mail.hpp"
+#include "infra/mail_outbox.hpp"
+#include "infra/metrics.hpp"
+#include "infra/password.hpp"
+#include "infra/pg_event_log.hpp"
+#include "infra/pg_key_store.hpp"
+#include "infra/pg_pool.hpp"
+#include "projections/accounts_projector.hpp"
+#include "projections/client_queries.hpp"
+#include "projections/clients_projector.hpp"
+#include "projections/intake_queries.hpp"
+#include "projections/intakes_projector.hpp"
+#include "projections/migrations.hpp"
+#include "projections/onboarding.hpp"
+#include "projections/runner.hpp"
+
+namespace coachd::gateway {
+
+namespace {
+
+std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("--listen must be host:port, got " + listen);
+  std::string host = listen.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  const int port = std::stoi(listen.substr(colon + 1));
+  if (port < 0 || port > 65535) throw std::invalid_argument("--listen port out of range: " + listen);
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+/// Submits a command and waits for its outcome on the calling (non-I/O) thread.
+result<command_outcome> submit_and_wait(command_processor& processor, command cmd) {
+  auto promise = std::make_shared<std::promise<result<command_outcome>>>();
+  auto future = promise->get_future();
+  processor.submit(std::move(cmd), [promise](result<command_outcome> r) { promise->set_value(std::move(r)); });
+  return future.get();
+}
+
+}  // namespace
+
+void apply_environment(app_config& c) {
+  auto env = [](const char* name) -> const char* {
+    const char* v = std::getenv(name);
+    return (v != nullptr && *v != '\0') ? v : nullptr;
+  };
+  if (auto v = env("COACHD_LISTEN")) c.listen = v;
+  if (auto v = env("COACHD_EVENT_LOG")) c.event_log = v;
+  if (auto v = env("COACHD_PG")) c.pg = v;
+  if (auto v = env("COACHD_PARTITIONS")) c.partitions = std::stoi(v);
+  if (auto v = env("COACHD_MAIL_TRANSPORT")) c.mail_transport = v;
+  if (auto v = env("COACHD_MAIL_DIR")) c.mail_dir = v;
+  if (auto v = env("COACHD_MAIL_FROM")) c.mail_from = v;
+  if (auto v = env("COACHD_SMTP_HOST")) c.smtp_host = v;
+  if (auto v = env("COACHD_SMTP_PORT")) c.smtp_port = static_cast<std::uint16_t>(std::stoi(v));
+  if (auto v = env("COACHD_SMTP_SECURITY")) c.smtp_security = v;
+  if (auto v = env("COACHD_SMTP_USERNAME")) c.smtp_username = v;
+  if (auto v = env("COACHD_SMTP_PASSWORD")) c.smtp_password = v;
+  if (auto v = env("COACHD_PORTAL_URL")) c.portal_url = v;
+  if (auto v = env("COACHD_SECURE_COOKIES")) c.secure_cookies = std::string(v) == "1" || std::string(v) == "true";
+}
+
+struct app::impl final : onboarding_commands {
+  app_config config;
+  std::unique_ptr<kafka_mock_cluster> mock;
+  std::unique_ptr<event_log> log;
+  std::unique_ptr<pg_key_store> keys;
+  std::unique_ptr<event_codec> codec;
+  std::unique_ptr<command_processor> processor;
+  accounts_projector accounts;
+  intakes_projector intakes;
+  clients_projector clients;
+  std::unique_ptr<onboarding_process> onboarding;
+  std::vector<std::unique_ptr<projection_runner>> runners;
+  std::unique_ptr<mail_transport> transport;
+  std::unique_ptr<mail_dispatcher> dispatcher;
+  std::unique_ptr<pg_pool> pool;
+  services svc;
+  router routes;
+  boost::asio::io_context ioc;
+  std::unique_ptr<http_server> server;
+  std::vector<std::thread> io_threads;
+  std::mutex lag_mutex;
+  std::vector<std::int64_t> cached_ends;
+  std::chrono::steady_clock::time_point ends_read_at{};
+
+  explicit impl(app_config c) : config(std::move(c)) {}
+
+  result<bool> register_client_account(const client_account& r) override {
+    command cmd;
+    cmd.id = r.command_id;
+    cmd.stream = account_stream_for(svc, r.email);
+    cmd.actor = "system:onboarding";
+    cmd.correlation_id = r.correlation_id;
+    cmd.causation_id = r.causation_id;
+    cmd.issued_at = r.at;
+    cmd.body = register_account{r.account_id, "client", r.email, r.display_name, std::nullopt, r.at};
+    auto outcome = submit_and_wait(*processor, std::move(cmd));
+    if (!outcome) return outcome.err();
+    return true;
+  }
+
+  result<bool> create_client_profile(const client_profile& r) override {
+    command cmd;
+    cmd.id = r.command_id;
+    cmd.stream = client_stream(r.client_id);
+    cmd.actor = "system:onboarding";
+    cmd.correlation_id = r.correlation_id;
+    cmd.causation_id = r.causation_id;
+    cmd.issued_at = r.at;
+    cmd.body = coachd::create_client_profile{r.client_id, r.coach_id, r.account_id, r.intake_id, r.name,
+                                             r.email,     r.phone,    r.goals,      r.at};
+    auto outcome = submit_and_wait(*processor, std::move(cmd));
+    if (!outcome) return outcome.err();
+    return true;
+  }
+
+  void open_log() {
+    if (config.event_log == "postgres") {
+      log = std::make_unique<pg_event_log>(config.pg, config.partitions);
+      return;
+    }
+    kafka_event_log_config k;
+    k.topic = config.kafka_topic;
+    k.partitions = config.partitions;
+    if (config.event_log == "kafka-mock") {
+      mock = std::make_unique<kafka_mock_cluster>(1);
+      mock->create_topic(k.topic, config.partitions);
+      k.bootstrap_servers = mock->bootstrap_servers();
+    } else if (config.event_log.rfind("kafka://", 0) == 0) {
+      k.bootstrap_servers = config.event_log.substr(8);
+    } else {
+      throw std::invalid_argument("--event-log must be postgres, kafka://host:port[,…] or kafka-mock; got " +
+                                  config.event_log);
+    }
+    log = std::make_unique<kafka_event_log>(k);
+  }
+
+  std::string load_email_key() {
+    pqxx::connection c(config.pg);
+    pqxx::work tx(c);
+    tx.exec_params("INSERT INTO coachd_settings (name, value) VALUES ('email_key', $1) ON CONFLICT (name) DO NOTHING",
+                   random_token(32));
+    auto key = tx.exec("SELECT value FROM coachd_settings WHERE name = 'email_key'")[0][0].as<std::string>();
+    tx.commit();
+    return key;
+  }
+
+  void open_mail() {
+    if (config.mail_transport == "file") {
+      transport = std::make_unique<file_transport>(config.mail_dir);
+    } else if (config.mail_transport == "smtp") {
+      smtp_config s;
+      s.host = config.smtp_host;
+      s.port = config.smtp_port;
+      s.username = config.smtp_username;
+      s.password = config.smtp_password;
+      if (config.smtp_security == "none") {
+        s.security = smtp_security::none;
+      } else if (config.smtp_security == "tls") {
+        s.security = smtp_security::tls;
+      } else if (config.smtp_security == "starttls") {
+        s.security = smtp_security::starttls;
+      } else {
+        throw std::invalid_argument("--smtp-security must be none, starttls or tls");
+      }
+      transport = std::make_unique<smtp_transport>(s);
+    } else {
+      throw std::invalid_argument("--mail-transport must be file or smtp");
+    }
+    dispatcher = std::make_unique<mail_dispatcher>(config.pg, *transport);
+  }
+
+  /// End offsets for the lag gauges, read at most once a second whatever the scrape rate.
+  std::int64_t cached_end(int partition) {
+    std::lock_guard lock(lag_mutex);
+    if (std::chrono::steady_clock::now() - ends_read_at > std::chrono::seconds(1)) {
+      try {
+        cached_ends.clear();
+        for (int p = 0; p < log->partitions(); ++p) cached_ends.push_back(log->end_offset(p));
+        ends_read_at = std::chrono::steady_clock::now();
+      } catch (const std::exception&) {
+        cached_ends.assign(static_cast<std::size_t>(log->partitions()), 0);
+      }
+    }
+    return cached_ends[static_cast<std::size_t>(partition)];
+  }
+
+  void register_metrics() {
+    auto& m = metrics::default_registry();
+    svc.metrics = &m;
+    auto& commands = m.add_gauge("coachd_commands_processed", "Commands answered since start, by outcome",
+                                 {"outcome"});
+    commands.bind({"accepted"}, [this] { return double(processor->stats().commands_accepted.load()); });
+    commands.bind({"rejected"}, [this] { return double(processor->stats().commands_rejected.load()); });
+    commands.bind({"replayed"}, [this] { return double(processor->stats().commands_replayed.load()); });
+    m.add_callback_gauge("coachd_streams_in_memory", "Aggregate streams held by the command processor",
+                         [this] { return double(processor->stream_count()); });
+    auto& batch = m.add_histogram("coachd_append_batch_commands", "Commands per group-commit append", {},
+                                  {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
+    auto& events = m.add_counter("coachd_appended_events_total", "Events appended to the log");
+    processor->on_append([&batch, &events](std::size_t n_commands, std::size_t n_events) {
+      batch.with({}).observe(double(n_commands));
+      events.with({}).inc(double(n_events));
+    });
+    auto& lag = m.add_gauge("coachd_projection_lag_events", "Events in the log a projector has not applied yet",
+                            {"projector", "partition"});
+    for (auto& runner : runners) {
+      for (int p = 0; p < log->partitions(); ++p) {
+        lag.bind({runner->target().name(), std::to_string(p)}, [this, r = runner.get(), p] {
+          return double(std::max<std::int64_t>(0, cached_end(p) - r->position(p)));
+        });
+      }
+    }
+  }
+
+  void start() {
+    {
+      pqxx::connection c(config.pg);
+      apply_migrations(c);
+      mail_outbox::ensure_schema(c);
+    }
+    svc.email_key = load_email_key();
+    open_log();
+    keys = std::make_unique<pg_key_store>(config.pg);
+    keys->preload_all();
+    codec = std::make_unique<event_codec>(*keys);
+    processor = std::make_unique<command_processor>(*log, *codec);
+    svc.settings.secure_cookies = config.secure_cookies;
+    svc.settings.consistency_wait = config.consistency_wait;
+    svc.settings.portal_url = config.portal_url;
+    svc.log = log.get();
+    svc.processor = processor.get();
+    pool = std::make_unique<pg_pool>(config.pg, static_cast<std::size_t>(config.pg_pool_size),
+                                     [](pqxx::connection_base& c) {
+                                       prepare_intake_queries(c);
+                                       prepare_client_queries(c);
+                                     });
+    svc.pool = pool.get();
+    if (config.run_commands) processor->start();
+    onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
+    if (config.run_projectors) {
+      for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get()}) {
+        runners.push_back(std::make_unique<projection_runner>(*log, *codec, config.pg, *p));
+        svc.runners[p->name()] = runners.back().get();
+      }
+      for (auto& r : runners) r->start();
+      open_mail();
+      dispatcher->start();
+    }
+    register_metrics();
+    if (config.run_gateway) {
+      add_all_routes(routes, svc);
+      routes.set_before(make_auth_hook(svc));
+      auto [host, port] = split_listen(config.listen);
+      http_server_config sc;
+      sc.address = host;
+      sc.port = port;
+      server = std::make_unique<http_server>(ioc, sc, routes);
+      server->start();
+      const int threads = std::max(1, config.io_threads);
+      for (int i = 0; i < threads; ++i) io_threads.emplace_back([this] { ioc.run(); });
+    }
+  }
+
+  void stop() {
+    if (server) server->stop();
+    for (auto& t : io_threads) {
+      if (t.joinable()) t.join();
+    }
+    io_threads.clear();
+    for (auto& r : runners) r->stop();
+    if (dispatcher) dispatcher->stop();
+    if (processor) processor->stop();
+    if (pool) pool->stop();
+  }
+};
+
+app::app(app_config config) : impl_(std::make_unique<impl>(std::move(config))) {}
+
+app::~app() { stop(); }
+
+void app::start() { impl_->start(); }
+
+void app::wait() {
+  for (auto& t : impl_->io_threads) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void app::stop() { impl_->stop(); }
+
+std::uint16_t app::port() const { return impl_->server ? impl_->server->port() : 0; }
+
+std::string app::seed_demo_accounts() {
+  constexpr const char* ns = "5d1e3c7a-9b2f-4e8d-a6c1-0f4b7e2d9a35";
+  struct demo {
+    const char* email;
+    const char* password;
+    const char* name;
+    const char* role;
+  };
+  const demo demos[] = {{"coach@example.com", "coach-demo-pass-2026", "Casey Coach", "coach"},
+                        {"client@example.com", "client-demo-pass-2026", "Riley Client", "client"}};
+  std::string lines;
+  std::string ids[2];
+  int i = 0;
+  for (const auto& d : demos) {
+    const std::string account_id = uuid_from_name(ns, std::string("account/") + d.email);
+    ids[i++] = account_id;
+    command cmd;
+    cmd.id = "d:" + uuid_from_name(ns, std::string("seed/") + d.email);
+    cmd.stream = account_stream_for(impl_->svc, d.email);
+    cmd.actor = "system:seed";
+    cmd.correlation_id = cmd.id;
+    cmd.causation_id = cmd.id;
+    cmd.issued_at = now_utc();
+    cmd.body = register_account{account_id, d.role, d.email, d.name, hash_password(d.password), cmd.issued_at};
+    auto outcome = submit_and_wait(*impl_->processor, std::move(cmd));
+    if (!outcome && outcome.err().type_suffix != "email-taken") {
+      throw std::runtime_error(std::string("seeding ") + d.email + " failed: " + outcome.err().detail);
+    }
+    lines += std::string("  ") + d.role + ": " + d.email + " / " + d.password + "\n";
+  }
+  // The demo client is the demo coach's client.
+  const std::string client_id = uuid_from_name(ns, "client/client@example.com");
+  command cmd;
+  cmd.id = "d:" + uuid_from_name(ns, "seed/client-profile");
+  cmd.stream = client_stream(client_id);
+  cmd.actor = "system:seed";
+  cmd.correlation_id = cmd.id;
+  cmd.causation_id = cmd.id;
+  cmd.issued_at = now_utc();
+  cmd.body = create_client_profile{client_id, ids[0], ids[1], std::nullopt, "Riley Client", "client@example.com",
+                                   std::nullopt, "Build a sustainable morning routine", cmd.issued_at};
+  auto outcome = submit_and_wait(*impl_->processor, std::move(cmd));
+  if (!outcome && outcome.err().type_suffix != "client-exists") {
+    throw std::runtime_error("seeding the demo client profile failed: " + outcome.err().detail);
+  }
+  return lines;
+}
+
+}  // namespace coachd::gateway

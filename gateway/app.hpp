@@ -1,0 +1,69 @@
+#pragma once
+/// coachd assembled: configuration → event log, key store, codec, command processor,
+/// projectors, process managers, mail dispatcher, HTTP server. `coachd` runs one; the
+/// end-to-end tests run one in-process.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace coachd::gateway {
+
+/// Everything coachd can be told (flags and environment; see README "Configuration").
+struct app_config {
+  std::string listen = "127.0.0.1:8080";  // port 0 picks a free one
+  /// "postgres" (the embedded log in --pg), "kafka://host:port[,host:port]" or "kafka-mock"
+  /// (an in-process mock cluster on loopback, for development and tests).
+  std::string event_log = "postgres";
+  std::string kafka_topic = "coachd.events";
+  std::string pg = "host=127.0.0.1 port=55432 user=postgres dbname=coachd";
+  int partitions = 8;
+  int io_threads = 2;
+  int pg_pool_size = 16;
+  bool run_gateway = true;
+  bool run_commands = true;
+  bool run_projectors = true;
+  /// "file" (RFC 5322 .eml files in mail_dir) or "smtp".
+  std::string mail_transport = "file";
+  std::string mail_dir = "var/mail";
+  std::string mail_from = "coachd <no-reply@coachd.local>";
+  std::string smtp_host = "127.0.0.1";
+  std::uint16_t smtp_port = 587;
+  std::string smtp_security = "starttls";  // none | starttls | tls
+  std::string smtp_username, smtp_password;
+  std::string portal_url = "http://127.0.0.1:8080";
+  bool secure_cookies = false;  // must be true anywhere but loopback development
+  std::chrono::milliseconds consistency_wait{2000};
+  std::chrono::milliseconds shutdown_grace{10000};
+};
+
+/// Reads COACHD_* environment variables into `config` (flags applied later override them).
+void apply_environment(app_config& config);
+
+class app {
+ public:
+  explicit app(app_config config);
+  ~app();
+  app(const app&) = delete;
+  app& operator=(const app&) = delete;
+
+  /// Migrates, opens the log, rebuilds command state, starts projectors and the server.
+  void start();
+  /// Blocks until stop() (or a signal handled by the caller) ends the server.
+  void wait();
+  /// Graceful stop: stop accepting, finish in-flight requests and commands, stop projectors.
+  void stop();
+
+  /// The port the server listens on (useful with port 0).
+  std::uint16_t port() const;
+  /// Registers the demo coach and client (idempotent); returns their (e-mail, password) lines.
+  std::string seed_demo_accounts();
+
+  struct impl;
+
+ private:
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace coachd::gateway
