@@ -379,7 +379,7 @@ class walker {
   bool consume_members(ondemand::object obj, std::size_t depth) {
     for (auto member : obj) {
       ondemand::field f;
-      if (auto e = member.get(f)) return fail(e);
+      if (auto e = std::move(member).get(f)) return fail(e);
       std::string_view key;
       if (auto e = f.unescaped_key().get(key)) return fail(e);
       if (!consume(f.value(), depth + 1)) return false;
@@ -493,7 +493,7 @@ class walker {
     std::set<std::string, std::less<>> seen;
     for (auto member : obj) {
       ondemand::field f;
-      if (auto e = member.get(f)) return fail(e);
+      if (auto e = std::move(member).get(f)) return fail(e);
       std::string_view key_view;
       if (auto e = f.unescaped_key().get(key_view)) return fail(e);
       std::string key(key_view);

@@ -56,14 +56,36 @@ coachd::kafka_event_log_config mock_config(const coachd::kafka_mock_cluster& clu
   return config;
 }
 
-/// A fresh mock cluster with an empty 4-partition topic per test, and handles onto it.
+/// One mock cluster for the whole suite: librdkafka 2.0.2 takes about a second to destroy one.
+coachd::kafka_mock_cluster& shared_cluster() {
+  static coachd::kafka_mock_cluster cluster(1);
+  return cluster;
+}
+
+/// A fresh, empty 4-partition log per test: its own topic and transactional ids on the shared
+/// mock cluster.
 struct kafka_log_fixture {
-  coachd::kafka_mock_cluster cluster{1};
-  std::string topic = "coachd.events";
+  coachd::kafka_mock_cluster& cluster = shared_cluster();
+  std::string topic;
+  std::string transactional_id_prefix;
 
-  kafka_log_fixture() { cluster.create_topic(topic, 4); }
+  kafka_log_fixture() {
+    static int tests = 0;
+    ++tests;
+    topic = "coachd.events." + std::to_string(tests);
+    transactional_id_prefix = "coachd-t" + std::to_string(tests) + "-p";
+    cluster.create_topic(topic, 4);
+  }
+  ~kafka_log_fixture() {
+    // No injected broker error outlives its test.
+    for (std::int16_t api : {0, 24, 26}) rd_kafka_mock_clear_request_errors(cluster.native(), api);
+  }
 
-  coachd::kafka_event_log_config config() const { return mock_config(cluster, topic); }
+  coachd::kafka_event_log_config config() const {
+    auto config = mock_config(cluster, topic);
+    config.transactional_id_prefix = transactional_id_prefix;
+    return config;
+  }
 
   /// A new handle onto the same log.
   std::unique_ptr<coachd::event_log> open_log() {
@@ -504,26 +526,32 @@ BOOST_AUTO_TEST_CASE(a_zombie_is_fenced_when_committing) {
 }
 
 // A failed delivery makes the transaction abortable: the append is aborted and reported as a
-// log_error, and the writer goes on with the next append.
+// log_error (never fenced_error), and the writer goes on. librdkafka 2.0.2 does not bump the
+// producer epoch when aborting after a rejected record, so the next transaction may fail once
+// more on the sequence gap (that abort does bump it); the append after that succeeds.
 BOOST_AUTO_TEST_CASE(an_abortable_failure_aborts_and_the_writer_goes_on) {
   auto log = open_log();
   auto writer = log->open_writer(0);
   fail_next(cluster, api_produce, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
-  auto failed = make_event("coach-a", 1);
-  try {
-    writer->append(std::span(&failed, 1));
-    BOOST_FAIL("expected log_error");
-  } catch (const coachd::fenced_error&) {
-    BOOST_FAIL("an abortable error is not fencing");
-  } catch (const coachd::log_error& e) {
-    BOOST_TEST_MESSAGE(e.what());
-    BOOST_TEST(std::string(e.what()).find("aborted") != std::string::npos);
+  auto next = make_event("coach-a", 1);
+  std::optional<coachd::append_result> appended;
+  int failures = 0;
+  while (!appended && failures < 3) {
+    try {
+      appended = writer->append(std::span(&next, 1));
+    } catch (const coachd::fenced_error& e) {
+      BOOST_FAIL("an abortable error is not fencing: " << e.what());
+    } catch (const coachd::log_error& e) {
+      BOOST_TEST_MESSAGE(e.what());
+      BOOST_TEST(std::string(e.what()).find("aborted") != std::string::npos);
+      ++failures;
+    }
   }
-  auto next = make_event("coach-a", 1, "SessionBooked");
-  next.id = "evt-retry";
-  auto r = writer->append(std::span(&next, 1));
-  BOOST_REQUIRE(r.offsets.size() == 1u);
-  auto events = read_n(*log->open_reader({{0, r.offsets[0]}}), 1);
+  BOOST_TEST(failures >= 1);
+  BOOST_TEST(failures <= 2);
+  BOOST_REQUIRE(appended.has_value());
+  BOOST_REQUIRE(appended->offsets.size() == 1u);
+  auto events = read_n(*log->open_reader({{0, appended->offsets[0]}}), 1);
   BOOST_REQUIRE(events.size() == 1u);
   BOOST_TEST((events[0].envelope == next));
 }
