@@ -19,6 +19,8 @@
 ///
 /// Event ids are lowercase canonical UUIDs (the PostgreSQL adapter stores them as uuid).
 
+#include <sys/random.h>
+
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
@@ -27,7 +29,6 @@
 #include <exception>
 #include <map>
 #include <memory>
-#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -48,11 +49,11 @@ inline constexpr int partition_count = 4;
 
 /// A random (version 4) UUID, lowercase and hyphenated.
 inline std::string random_uuid() {
-  thread_local std::mt19937_64 engine{std::random_device{}()};
+  // Straight from the kernel, not from a seeded engine: a forked child (the crash tests) would
+  // otherwise repeat its parent's ids.
   unsigned char bytes[16];
-  for (int i = 0; i < 16; i += 8) {
-    const std::uint64_t word = engine();
-    for (int j = 0; j < 8; ++j) bytes[i + j] = static_cast<unsigned char>(word >> (8 * j));
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) {
+    throw std::runtime_error("getrandom failed");
   }
   bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);
   bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);

@@ -27,11 +27,14 @@ int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "events/partitioning.hpp"
+#include "tests/infra/event_log_conformance.hpp"
 #include "infra/kafka_event_log.hpp"
 #include "infra/kafka_mock_cluster.hpp"
 
@@ -90,6 +93,87 @@ struct kafka_log_fixture {
   /// A new handle onto the same log.
   std::unique_ptr<coachd::event_log> open_log() {
     return std::make_unique<coachd::kafka_event_log>(config());
+  }
+};
+
+// librdkafka 2.0.2's mock cluster does not fence: its InitProducerId hands out a fresh producer
+// id every time and never bumps an epoch per transactional.id, so a zombie producer keeps
+// committing. A real broker fences it by answering the zombie's next request with
+// PRODUCER_FENCED. The conformance fixture plays that broker part: each handle it opens shares
+// one record of the newest writer per partition, and an append by an older writer runs with the
+// mock told to answer its AddPartitionsToTxn with PRODUCER_FENCED. The adapter's own code
+// (librdkafka's fatal error, fenced_error, a dead writer) does the rest. Like
+// InitProducerId on a real broker, opening a writer waits for appends in flight to finish.
+class mock_fencing {
+ public:
+  explicit mock_fencing(coachd::kafka_mock_cluster& cluster) : cluster_(cluster) {}
+
+  class writer final : public coachd::partition_writer {
+   public:
+    writer(mock_fencing& fencing, std::unique_ptr<coachd::partition_writer> inner, int generation)
+        : fencing_(fencing), inner_(std::move(inner)), generation_(generation) {}
+    int partition() const override { return inner_->partition(); }
+    coachd::append_result append(std::span<const coachd::event_envelope> batch) override {
+      {
+        std::shared_lock lock(fencing_.mutex_);
+        if (fencing_.newest_[partition()] == generation_) return inner_->append(batch);
+      }
+      std::unique_lock lock(fencing_.mutex_);
+      if (fencing_.newest_[partition()] == generation_) return inner_->append(batch);
+      constexpr std::int16_t add_partitions_to_txn = 24;
+      rd_kafka_mock_push_request_errors(fencing_.cluster_.native(), add_partitions_to_txn, 1,
+                                        RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+      try {
+        auto result = inner_->append(batch);
+        rd_kafka_mock_clear_request_errors(fencing_.cluster_.native(), add_partitions_to_txn);
+        return result;
+      } catch (...) {
+        rd_kafka_mock_clear_request_errors(fencing_.cluster_.native(), add_partitions_to_txn);
+        throw;
+      }
+    }
+
+   private:
+    mock_fencing& fencing_;
+    std::unique_ptr<coachd::partition_writer> inner_;
+    int generation_;
+  };
+
+  /// An event_log handle whose writers are fenced as a real broker would fence them.
+  class log final : public coachd::event_log {
+   public:
+    log(mock_fencing& fencing, std::unique_ptr<coachd::event_log> inner)
+        : fencing_(fencing), inner_(std::move(inner)) {}
+    int partitions() const override { return inner_->partitions(); }
+    std::unique_ptr<coachd::partition_writer> open_writer(int partition) override {
+      std::unique_lock lock(fencing_.mutex_);
+      auto opened = inner_->open_writer(partition);
+      return std::make_unique<writer>(fencing_, std::move(opened), ++fencing_.newest_[partition]);
+    }
+    std::unique_ptr<coachd::log_reader> open_reader(
+        std::vector<coachd::partition_start> from) override {
+      return inner_->open_reader(std::move(from));
+    }
+    std::int64_t end_offset(int partition) override { return inner_->end_offset(partition); }
+    std::string name() const override { return inner_->name(); }
+
+   private:
+    mock_fencing& fencing_;
+    std::unique_ptr<coachd::event_log> inner_;
+  };
+
+ private:
+  coachd::kafka_mock_cluster& cluster_;
+  std::shared_mutex mutex_;
+  std::map<int, int> newest_;  // partition -> generation of its newest writer
+};
+
+/// The conformance suite's fixture: a fresh log per test, with the broker's fencing played
+/// by mock_fencing.
+struct kafka_conformance_fixture : kafka_log_fixture {
+  mock_fencing fencing{cluster};
+  std::unique_ptr<coachd::event_log> open_log() {
+    return std::make_unique<mock_fencing::log>(fencing, kafka_log_fixture::open_log());
   }
 };
 
@@ -160,6 +244,10 @@ std::string header(const rd_kafka_message_t* m, const char* name) {
 }
 
 }  // namespace
+
+BOOST_AUTO_TEST_SUITE(kafka_event_log_conformance)
+COACHD_EVENT_LOG_CONFORMANCE_TESTS(kafka_conformance_fixture)
+BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_FIXTURE_TEST_SUITE(kafka_event_log_properties, kafka_log_fixture)
 
