@@ -93,8 +93,10 @@ class http_server {
   std::size_t connections() const;
   std::size_t requests_in_flight() const;
 
- private:
+  /// The server's shared innards (defined in http_server.cpp); connections keep it alive.
   struct state;
+
+ private:
   std::shared_ptr<state> state_;
 };
 

@@ -55,8 +55,7 @@ struct partition_list_deleter {
     rd_kafka_topic_partition_list_destroy(list);
   }
 };
-using partition_list_ptr =
-    std::unique_ptr<rd_kafka_topic_partition_list_t, partition_list_deleter>;
+using partition_list_ptr = std::unique_ptr<rd_kafka_topic_partition_list_t, partition_list_deleter>;
 
 struct headers_deleter {
   void operator()(rd_kafka_headers_t* headers) const { rd_kafka_headers_destroy(headers); }
@@ -173,18 +172,16 @@ Int parse_integer(const std::string& text, const char* name, const std::string& 
   Int value{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) {
-    throw log_error("kafka event at " + at + ": header " + name + " is not an integer: '" +
-                    text + "'");
+    throw log_error("kafka event at " + at + ": header " + name + " is not an integer: '" + text +
+                    "'");
   }
   return value;
 }
 
 stored_event decode(const rd_kafka_message_t& message, const std::string& topic) {
-  const std::string at =
-      where(topic, message.partition) + "@" + std::to_string(message.offset);
+  const std::string at = where(topic, message.partition) + "@" + std::to_string(message.offset);
   rd_kafka_headers_t* headers = nullptr;  // owned by the message
-  rd_kafka_resp_err_t err =
-      rd_kafka_message_headers(&message, &headers);
+  rd_kafka_resp_err_t err = rd_kafka_message_headers(&message, &headers);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NOENT) {
     throw log_error("kafka event at " + at + ": cannot read headers: " + rd_kafka_err2str(err));
   }
@@ -212,7 +209,8 @@ stored_event decode(const rd_kafka_message_t& message, const std::string& topic)
   e.correlation_id = optional(header_correlationid);
   e.causation_id = optional(header_causationid);
   e.actor = optional(header_actor);
-  if (message.payload != nullptr) e.data.assign(static_cast<const char*>(message.payload), message.len);
+  if (message.payload != nullptr)
+    e.data.assign(static_cast<const char*>(message.payload), message.len);
   return stored;
 }
 
@@ -237,8 +235,8 @@ class kafka_partition_writer final : public partition_writer {
     producer_ = new_client(RD_KAFKA_PRODUCER, std::move(conf), "writer " + transactional_id_);
     topic_handle_.reset(rd_kafka_topic_new(producer_.get(), topic_.c_str(), nullptr));
     if (!topic_handle_) {
-      throw log_error("kafka writer " + transactional_id_ + ": topic handle: " +
-                      rd_kafka_err2str(rd_kafka_last_error()));
+      throw log_error("kafka writer " + transactional_id_ +
+                      ": topic handle: " + rd_kafka_err2str(rd_kafka_last_error()));
     }
 
     // init_transactions fences every older producer with this transactional.id and aborts
@@ -248,8 +246,8 @@ class kafka_partition_writer final : public partition_writer {
       error_ptr error(rd_kafka_init_transactions(producer_.get(), remaining_ms(deadline)));
       if (!error) break;
       if (rd_kafka_error_is_retriable(error.get()) && clock::now() < deadline) continue;
-      throw log_error("kafka writer " + transactional_id_ + ": init_transactions: " +
-                      rd_kafka_error_string(error.get()));
+      throw log_error("kafka writer " + transactional_id_ +
+                      ": init_transactions: " + rd_kafka_error_string(error.get()));
     }
     // Learn the topic's partitions now rather than on the first append (librdkafka would
     // otherwise wait for its periodic topic scan, up to a second).
@@ -257,8 +255,7 @@ class kafka_partition_writer final : public partition_writer {
     rd_kafka_resp_err_t err = rd_kafka_metadata(producer_.get(), 0, topic_handle_.get(), &metadata,
                                                 remaining_ms(deadline));
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      throw log_error("kafka writer " + transactional_id_ + ": metadata: " +
-                      rd_kafka_err2str(err));
+      throw log_error("kafka writer " + transactional_id_ + ": metadata: " + rd_kafka_err2str(err));
     }
     rd_kafka_metadata_destroy(metadata);
   }
@@ -294,10 +291,15 @@ class kafka_partition_writer final : public partition_writer {
     for (;;) {
       error_ptr error(rd_kafka_commit_transaction(producer_.get(), remaining_ms(deadline)));
       if (!error) break;
-      // A retriable commit error (a timeout) leaves the outcome open: commit again.
-      if (rd_kafka_error_is_retriable(error.get()) && !rd_kafka_error_is_fatal(error.get()) &&
-          clock::now() < deadline) {
-        continue;
+      // A retriable commit error (a timeout) leaves the outcome open: commit again while there
+      // is time. Past the deadline the batch may or may not be committed, and librdkafka takes
+      // no abort in that state: the writer cannot go on.
+      if (rd_kafka_error_is_retriable(error.get()) && !rd_kafka_error_is_fatal(error.get())) {
+        if (clock::now() < deadline) continue;
+        broken_ =
+            "kafka writer " + transactional_id_ +
+            " unusable (reopen it): commit outcome unknown: " + rd_kafka_error_string(error.get());
+        throw log_error(broken_);
       }
       check(error.release(), "commit_transaction");
     }
@@ -393,7 +395,8 @@ class kafka_partition_writer final : public partition_writer {
         rd_kafka_poll(producer_.get(), 0);  // serve the purged messages' reports now
         return;
       }
-      const std::string what = std::string("abort_transaction: ") + rd_kafka_error_string(error.get());
+      const std::string what =
+          std::string("abort_transaction: ") + rd_kafka_error_string(error.get());
       if (rd_kafka_error_is_fatal(error.get()) || is_fencing(rd_kafka_error_code(error.get()))) {
         fenced(what);
       }
@@ -429,19 +432,18 @@ class kafka_log_reader final : public log_reader {
  public:
   kafka_log_reader(const kafka_event_log_config& config, std::vector<partition_start> from)
       : topic_(config.topic) {
-    partition_list_ptr assignment(
-        rd_kafka_topic_partition_list_new(static_cast<int>(from.size())));
+    partition_list_ptr assignment(rd_kafka_topic_partition_list_new(static_cast<int>(from.size())));
     for (const partition_start& start : from) {
       if (start.partition < 0 || start.partition >= config.partitions || start.offset < 0) {
         throw std::invalid_argument("kafka reader: bad start " + where(topic_, start.partition) +
                                     "@" + std::to_string(start.offset));
       }
       if (!starts_.emplace(start.partition, start.offset).second) {
-        throw std::invalid_argument("kafka reader: partition " +
-                                    std::to_string(start.partition) + " given twice");
+        throw std::invalid_argument("kafka reader: partition " + std::to_string(start.partition) +
+                                    " given twice");
       }
-      rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), start.partition)
-          ->offset = start.offset;
+      rd_kafka_topic_partition_list_add(assignment.get(), topic_.c_str(), start.partition)->offset =
+          start.offset;
     }
     consumer_ = new_client(RD_KAFKA_CONSUMER, consumer_conf(config, true), "reader");
     rd_kafka_poll_set_consumer(consumer_.get());
@@ -584,8 +586,9 @@ void create_topic(rd_kafka_t* client, const kafka_event_log_config& config) {
 void kafka_event_log::ensure_topic() {
   std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> topic(
       rd_kafka_topic_new(admin_.get(), config_.topic.c_str(), nullptr), rd_kafka_topic_destroy);
-  if (!topic) throw log_error("kafka: topic handle " + config_.topic + ": " +
-                              rd_kafka_err2str(rd_kafka_last_error()));
+  if (!topic)
+    throw log_error("kafka: topic handle " + config_.topic + ": " +
+                    rd_kafka_err2str(rd_kafka_last_error()));
   const auto deadline = clock::now() + config_.operation_timeout;
   bool created = false;
   for (;;) {
@@ -649,8 +652,8 @@ std::int64_t kafka_event_log::end_offset(int partition) {
   std::int64_t high = 0;
   // ListOffsets from a read_committed client: Kafka answers with the last stable offset.
   rd_kafka_resp_err_t err =
-      rd_kafka_query_watermark_offsets(admin_.get(), config_.topic.c_str(), partition, &low,
-                                       &high, to_ms(config_.operation_timeout));
+      rd_kafka_query_watermark_offsets(admin_.get(), config_.topic.c_str(), partition, &low, &high,
+                                       to_ms(config_.operation_timeout));
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     throw log_error("kafka: end offset of " + where(config_.topic, partition) + ": " +
                     rd_kafka_err2str(err));

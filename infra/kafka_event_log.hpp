@@ -47,6 +47,29 @@ struct kafka_event_log_config {
 /// partition count differs from `config.partitions`. Writers and readers are independent
 /// librdkafka clients and may outlive this object.
 ///
+/// Writer: a transactional producer (`transactional.id` = prefix + partition, idempotence on,
+/// acks=all); one append is one transaction, every event produced to the writer's partition with
+/// key = subject, value = `data`, the envelope in ce_ headers (CloudEvents Kafka binding, binary
+/// mode; extensions ce_streamversion, ce_commandid, ce_correlationid, ce_causationid, ce_actor,
+/// ce_schemaversion; the four optional ones are left out when empty) and
+/// `content-type: application/json`. Offsets come from the delivery reports. Retriable errors are
+/// retried within operation_timeout; an abortable one aborts the transaction and throws
+/// log_error (the writer goes on; librdkafka 2.0.2 may fail the next append once more while it
+/// bumps the producer epoch); a fatal one (fenced: PRODUCER_FENCED, INVALID_PRODUCER_EPOCH,
+/// _FENCED, or any other fatal producer error) throws fenced_error, and so does every later
+/// append. A commit whose outcome stays unknown past operation_timeout throws log_error and
+/// leaves the writer unusable: reopen it and read the log.
+///
+/// Reader: a consumer with `isolation.level=read_committed`, `enable.auto.commit=false` and
+/// `auto.offset.reset=error` (a start offset that does not exist is an error, never a jump),
+/// assigned the given partitions and offsets; it never joins its group or commits. position()
+/// is librdkafka's consumer position (rd_kafka_position: past the last message or transaction
+/// marker handed to the application), or the start offset before anything was consumed. A record
+/// without the required ce_ headers (specversion, id, source, type, time, subject,
+/// streamversion, schemaversion) throws log_error naming topic[partition]@offset; the reader then
+/// stays on that record (every poll throws, position() reports its offset) so no checkpoint
+/// skips it.
+///
 /// end_offset() is the partition's last stable offset: ListOffsets(latest) sent by a
 /// read_committed client, which Kafka answers with the LSO (the first offset of the oldest open
 /// transaction, or the high watermark when none is open). A reader whose position reached it has

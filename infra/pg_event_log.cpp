@@ -119,27 +119,36 @@ class pg_partition_writer final : public partition_writer {
   pg_partition_writer(const std::string& conninfo, int partition)
       : partition_(partition), conn_(connect(conninfo, "writer")) {
     guarded("open writer", [&] {
-      // A zombie process stuck inside an append would block the new owner's epoch bump
-      // forever; the server ends such a transaction after this idle time.
-      conn_->set_variable("idle_in_transaction_session_timeout", "'60s'");
-      conn_->prepare("coachd_log_lock",
-                     "SELECT epoch, next_offset FROM coachd_log.partitions"
-                     " WHERE partition = $1::integer FOR UPDATE");
-      conn_->prepare("coachd_log_insert",
-                     std::string("INSERT INTO coachd_log.events (partition, log_offset, ") +
-                         envelope_columns + ") SELECT $1::integer, $2::bigint + e.ord - 1, " +
-                         envelope_columns +
-                         " FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[],"
-                         " $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[],"
-                         " $12::text[], $13::text[], $14::integer[], $15::text[])"
-                         " WITH ORDINALITY AS e(" +
-                         envelope_columns + ", ord)");
-      conn_->prepare("coachd_log_advance",
-                     "UPDATE coachd_log.partitions SET next_offset = $2::bigint"
-                     " WHERE partition = $1::integer");
+      // The whole append is this one statement, run as its own transaction (autocommit): lock
+      // the partition row; if the epoch is still ours, insert the batch on the offsets from
+      // next_offset on and advance next_offset; return the row as locked. When the epoch is not
+      // ours, both writes select nothing, so a fenced append leaves nothing behind. The row lock
+      // is held until the statement's COMMIT, which orders appends: the next one reads
+      // next_offset only once this one is committed and visible.
+      conn_->prepare(
+          "coachd_log_append",
+          std::string("WITH owner AS MATERIALIZED ("
+                      "  SELECT epoch, next_offset FROM coachd_log.partitions"
+                      "  WHERE partition = $1::integer FOR UPDATE),"
+                      " inserted AS ("
+                      "  INSERT INTO coachd_log.events (partition, log_offset, ") +
+              envelope_columns +
+              ")"
+              "  SELECT $1::integer, owner.next_offset + e.ord - 1, " +
+              envelope_columns +
+              "  FROM owner, unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],"
+              "   $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],"
+              "   $15::integer[], $16::text[]) WITH ORDINALITY AS e(" +
+              envelope_columns +
+              ", ord)"
+              "  WHERE owner.epoch = $2::bigint),"
+              " advanced AS ("
+              "  UPDATE coachd_log.partitions p SET next_offset = owner.next_offset + $3::bigint"
+              "  FROM owner WHERE p.partition = $1::integer AND owner.epoch = $2::bigint)"
+              " SELECT epoch, next_offset FROM owner");
       // Taking the partition: bumping the epoch fences every earlier writer. It waits for an
       // append in flight (which holds the row lock), so that append lands before ours.
-      pqxx::work tx(*conn_, "coachd_log_open_writer");
+      pqxx::nontransaction tx(*conn_, "coachd_log_open_writer");
       const auto rows = tx.exec_params(
           "UPDATE coachd_log.partitions SET epoch = epoch + 1 WHERE partition = $1::integer"
           " RETURNING epoch",
@@ -149,7 +158,6 @@ class pg_partition_writer final : public partition_writer {
                         " has no row in coachd_log.partitions");
       }
       epoch_ = rows[0][0].as<std::int64_t>();
-      tx.commit();
     });
     notify_sql_ = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
                   std::string(pg_event_log_channel) + "', '" + std::to_string(partition_) + "')";
@@ -181,28 +189,34 @@ class pg_partition_writer final : public partition_writer {
     }
     const auto count = static_cast<std::int64_t>(batch.size());
 
-    std::int64_t first = 0;
-    guarded("append to partition " + std::to_string(partition_), [&] {
-      pqxx::work tx(*conn_, "coachd_log_append");
-      // The row lock orders this append after any other on the partition and makes the epoch
-      // check and the offsets we take valid until COMMIT.
-      const auto owner = tx.exec_prepared1("coachd_log_lock", partition_);
-      const auto current_epoch = owner[0].as<std::int64_t>();
-      if (current_epoch != epoch_) {
-        tx.abort();
-        throw fenced_error("postgres event log: writer of partition " + std::to_string(partition_) +
-                           " (epoch " + std::to_string(epoch_) +
-                           ") was fenced by a newer writer (epoch " +
-                           std::to_string(current_epoch) + "); nothing was appended");
-      }
-      first = owner[1].as<std::int64_t>();
-      tx.exec_prepared0("coachd_log_insert", partition_, first, ids.str(), sources.str(),
-                        types.str(), specversions.str(), times.str(), subjects.str(),
-                        stream_versions.str(), command_ids.str(), correlation_ids.str(),
-                        causation_ids.str(), actors.str(), schema_versions.str(), datas.str());
-      tx.exec_prepared0("coachd_log_advance", partition_, first + count);
-      tx.commit();
-    });
+    const auto what = "append to partition " + std::to_string(partition_);
+    pqxx::result owner;
+    try {
+      pqxx::nontransaction tx(*conn_, "coachd_log_append");
+      owner =
+          tx.exec_prepared("coachd_log_append", partition_, epoch_, count, ids.str(), sources.str(),
+                           types.str(), specversions.str(), times.str(), subjects.str(),
+                           stream_versions.str(), command_ids.str(), correlation_ids.str(),
+                           causation_ids.str(), actors.str(), schema_versions.str(), datas.str());
+    } catch (const pqxx::broken_connection& e) {
+      // Lost while the statement ran: it may or may not have committed.
+      throw log_error("postgres event log: " + what +
+                      ": connection lost, outcome unknown: " + e.what());
+    } catch (const pqxx::failure& e) {
+      throw log_error("postgres event log: " + what + ": " + e.what());
+    }
+    if (owner.empty()) {
+      throw log_error("postgres event log: partition " + std::to_string(partition_) +
+                      " has no row in coachd_log.partitions");
+    }
+    const auto current_epoch = owner[0][0].as<std::int64_t>();
+    if (current_epoch != epoch_) {
+      throw fenced_error("postgres event log: writer of partition " + std::to_string(partition_) +
+                         " (epoch " + std::to_string(epoch_) +
+                         ") was fenced by a newer writer (epoch " + std::to_string(current_epoch) +
+                         "); nothing was appended");
+    }
+    const auto first = owner[0][1].as<std::int64_t>();
 
     result.offsets.reserve(batch.size());
     for (std::int64_t i = 0; i < count; ++i) result.offsets.push_back(first + i);
@@ -256,11 +270,6 @@ class pg_log_reader final : public log_reader {
       wake_ = std::make_unique<wake_receiver>(*conn_, partitions);  // LISTEN
       for (const auto& p : positions_) wake_->watch(p.partition);
     });
-  }
-
-  ~pg_log_reader() override {
-    // The receiver UNLISTENs through the connection, so it goes first.
-    wake_.reset();
   }
 
   std::vector<stored_event> poll(std::chrono::milliseconds max_wait,
@@ -373,7 +382,7 @@ class pg_log_reader final : public log_reader {
   }
 
   std::unique_ptr<pqxx::connection> conn_;
-  std::unique_ptr<wake_receiver> wake_;
+  std::unique_ptr<wake_receiver> wake_;     // declared after conn_: it UNLISTENs through it
   std::vector<partition_start> positions_;  // partition → next offset to read
   std::size_t rotation_ = 0;
 };

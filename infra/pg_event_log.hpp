@@ -11,10 +11,13 @@
 ///                          are text so their bytes round-trip exactly; `id` is a uuid (read
 ///                          back in PostgreSQL's lowercase canonical form).
 ///
-/// Ordering: an append locks its partition row (SELECT ... FOR UPDATE), takes offsets from
-/// `next_offset`, inserts, advances `next_offset` and commits. The next append of the partition
-/// can only read `next_offset` after that commit is visible, so offsets are dense per partition
-/// and committed in order: a reader never sees offset N+1 while N is still to come.
+/// Appending: one statement, which is its own transaction (synchronous_commit on), locks the
+/// partition row (SELECT ... FOR UPDATE) and, if the writer's epoch is still current, inserts the
+/// batch on offsets taken from `next_offset` and advances it; otherwise it writes nothing and the
+/// writer throws fenced_error. The row lock is held until COMMIT, so the next append of the
+/// partition reads `next_offset` only once this one is committed and visible: offsets are dense
+/// per partition and committed in order, and a reader never sees offset N+1 while N is still to
+/// come. After COMMIT the writer sends NOTIFY on pg_event_log_channel.
 
 #include <memory>
 #include <mutex>

@@ -1,0 +1,532 @@
+// The projection runner (projections/runner.hpp) on the PostgreSQL event log: every event applied
+// exactly once with its checkpoint in the same transaction, also when the process running it is
+// killed at random moments; reset, progress, live tailing, one runner per projector; and the
+// intakes read model end to end.
+
+// The test module's entry point. When <boost/test/unit_test.hpp> already came in through the
+// precompiled header, a BOOST_TEST_MODULE defined here is too late to generate main().
+#ifdef BOOST_TEST_UNIT_TEST_HPP_071894GER
+#include <boost/test/unit_test.hpp>
+bool init_unit_test() {
+  boost::unit_test::framework::master_test_suite().p_name.value = "runner";
+  return true;
+}
+int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init_unit_test, argc, argv); }
+#else
+#define BOOST_TEST_MODULE runner
+#include <boost/test/unit_test.hpp>
+#endif
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <pqxx/pqxx>
+#include <optional>
+#include <random>
+#include <span>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "events/codec.hpp"
+#include "events/partitioning.hpp"
+#include "infra/crypto.hpp"
+#include "infra/pg_event_log.hpp"
+#include "infra/pg_key_store.hpp"
+#include "projections/intakes_projector.hpp"
+#include "projections/migrations.hpp"
+#include "projections/runner.hpp"
+#include "tests/support/pg_test_db.hpp"
+
+using namespace coachd;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr int partitions = 4;
+// Liveness bound for waits; never a performance assertion.
+constexpr auto liveness_bound = 120s;
+
+const timestamp submitted_at = *parse_rfc3339("2026-11-21T09:00:00Z");
+
+// Stream ids as the aggregates name them (aggregates/ is not linked into projection tests).
+std::string intake_stream_id(const std::string& intake_id) { return "intake-" + intake_id; }
+std::string account_stream_id(const std::string& email_hash) { return "account-" + email_hash; }
+
+/// A projector that inserts one row per event into a table keyed by (partition, offset), so a
+/// second application of any event fails the batch loudly; it also counts what it applied.
+class row_projector final : public projector {
+ public:
+  explicit row_projector(std::chrono::microseconds pause_per_event = {}) : pause_(pause_per_event) {}
+
+  static void create_table(const std::string& conninfo) {
+    pqxx::connection c(conninfo);
+    pqxx::work tx(c);
+    tx.exec(
+        "CREATE TABLE IF NOT EXISTS test_rows (partition integer NOT NULL, log_offset bigint NOT NULL,"
+        " event_id uuid NOT NULL, type text NOT NULL, name text NOT NULL,"
+        " PRIMARY KEY (partition, log_offset))");
+    tx.commit();
+  }
+
+  std::string name() const override { return "test_rows"; }
+  std::vector<std::string> tables() const override { return {"test_rows"}; }
+  void prepare(pqxx::connection_base& connection) override {
+    connection.prepare("test_rows_insert",
+                       "INSERT INTO test_rows (partition, log_offset, event_id, type, name)"
+                       " VALUES ($1, $2, $3, $4, $5)");
+  }
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override {
+    if (pause_.count() > 0) std::this_thread::sleep_for(pause_);
+    std::string name;
+    if (const auto* e = std::get_if<intake_submitted>(&event)) name = e->name.value;
+    tx.exec_prepared("test_rows_insert", stored.partition, stored.offset, stored.envelope.id,
+                     std::string(event_type_name(event)), name);
+    applied_.fetch_add(1, std::memory_order_relaxed);
+  }
+  std::uint64_t applied() const { return applied_.load(); }
+
+ private:
+  std::chrono::microseconds pause_;
+  std::atomic<std::uint64_t> applied_{0};
+};
+
+/// A fresh database with the read-model migrations, a 4-partition log and PostgreSQL keys.
+struct runner_fixture {
+  test::test_database db;
+  std::vector<std::string> migrations_applied = migrate(db.conninfo());
+  pg_event_log log{db.conninfo(), partitions};
+  pg_key_store keys{db.conninfo()};
+  event_codec codec{keys};
+
+  runner_fixture() { row_projector::create_table(db.conninfo()); }
+
+  static std::vector<std::string> migrate(const std::string& conninfo) {
+    pqxx::connection c(conninfo);
+    return apply_migrations(c);
+  }
+
+  /// Appends events, each to its stream's partition, encoded as the processor would.
+  void append(const std::vector<std::pair<std::string, domain_event>>& events) {
+    std::map<int, std::vector<event_envelope>> by_partition;
+    std::map<std::string, std::int64_t> versions;
+    for (const auto& [stream, event] : events) {
+      event_envelope env;
+      env.id = new_uuid();
+      auto encoded = codec.encode(event, env.id);
+      env.source = encoded.source;
+      env.type = encoded.type;
+      env.time = format_rfc3339(submitted_at);
+      env.subject = stream;
+      env.stream_version = ++versions[stream];
+      env.command_id = new_uuid();
+      env.correlation_id = env.command_id;
+      env.causation_id = env.command_id;
+      env.actor = "anonymous";
+      env.schema_version = encoded.schema_version;
+      env.data = std::move(encoded.data);
+      by_partition[partition_for(stream, partitions)].push_back(std::move(env));
+    }
+    for (auto& [p, envelopes] : by_partition) {
+      auto writer = log.open_writer(p);
+      for (std::size_t i = 0; i < envelopes.size(); i += 250) {
+        const std::size_t n = std::min<std::size_t>(250, envelopes.size() - i);
+        writer->append(std::span<const event_envelope>(envelopes.data() + i, n));
+      }
+    }
+  }
+
+  /// Appends `n` IntakeSubmitted events on distinct streams.
+  void append_submitted(int n, const std::string& label = "Applicant") {
+    std::vector<std::pair<std::string, domain_event>> events;
+    const std::string coach = new_uuid();
+    for (int i = 0; i < n; ++i) {
+      const std::string intake_id = new_uuid();
+      events.emplace_back(intake_stream_id(intake_id),
+                          intake_submitted{intake_id, coach, personal{label + " " + std::to_string(i)},
+                                           personal{"applicant" + std::to_string(i) + "@example.org"},
+                                           std::nullopt, personal{"goals"}, personal{"message"},
+                                           submitted_at});
+    }
+    append(events);
+  }
+
+  std::vector<std::int64_t> end_offsets() {
+    std::vector<std::int64_t> ends;
+    for (int p = 0; p < partitions; ++p) ends.push_back(log.end_offset(p));
+    return ends;
+  }
+
+  std::int64_t total_events() {
+    std::int64_t total = 0;
+    for (auto e : end_offsets()) total += e;
+    return total;
+  }
+
+  /// The committed checkpoints of a projector, by partition (missing partitions absent).
+  std::map<int, std::int64_t> checkpoints(const std::string& projector_name) {
+    pqxx::connection c(db.conninfo());
+    pqxx::work tx(c);
+    std::map<int, std::int64_t> out;
+    for (const auto& row : tx.exec_params(
+             "SELECT partition, position FROM projection_checkpoints WHERE projector = $1", projector_name)) {
+      out[row[0].as<int>()] = row[1].as<std::int64_t>();
+    }
+    return out;
+  }
+
+  std::int64_t count(const std::string& sql) {
+    pqxx::connection c(db.conninfo());
+    pqxx::work tx(c);
+    return tx.exec(sql)[0][0].as<std::int64_t>();
+  }
+
+  /// Rows and checkpoints of test_rows agree: for every partition, the rows are exactly the
+  /// offsets below the checkpoint (offsets of the PostgreSQL log are dense from 0).
+  void check_rows_match_checkpoints() {
+    pqxx::connection c(db.conninfo());
+    pqxx::work tx(c);
+    // One transaction, so rows and checkpoints are read from the same snapshot.
+    std::map<int, std::int64_t> positions;
+    for (const auto& row : tx.exec(
+             "SELECT partition, position FROM projection_checkpoints WHERE projector = 'test_rows'")) {
+      positions[row[0].as<int>()] = row[1].as<std::int64_t>();
+    }
+    std::map<int, std::pair<std::int64_t, std::int64_t>> rows;  // count, max offset
+    for (const auto& row : tx.exec("SELECT partition, count(*), max(log_offset) FROM test_rows GROUP BY partition")) {
+      rows[row[0].as<int>()] = {row[1].as<std::int64_t>(), row[2].as<std::int64_t>()};
+    }
+    for (int p = 0; p < partitions; ++p) {
+      const std::int64_t position = positions.count(p) ? positions[p] : 0;
+      const auto [n, max_offset] = rows.count(p) ? rows[p] : std::pair<std::int64_t, std::int64_t>{0, -1};
+      BOOST_TEST(n == position, "partition " << p << ": " << n << " rows, checkpoint " << position);
+      BOOST_TEST(max_offset == position - 1, "partition " << p);
+    }
+  }
+
+  /// Waits (bounded) until no session holds an advisory lock in this database: the backends
+  /// of a killed process are gone.
+  void wait_for_advisory_locks_released() {
+    const auto deadline = std::chrono::steady_clock::now() + liveness_bound;
+    for (;;) {
+      const auto held = count(
+          "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+          "(SELECT oid FROM pg_database WHERE datname = current_database())");
+      if (held == 0) return;
+      BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "advisory lock never released");
+      std::this_thread::sleep_for(10ms);
+    }
+  }
+};
+
+/// The child of the crash test: runs the projector in the background until killed. Everything
+/// it uses (connections included) is opened here, after fork().
+[[noreturn]] void run_projector_until_killed(const std::string& conninfo) {
+  try {
+    pg_event_log log(conninfo, partitions);
+    pg_key_store keys(conninfo);
+    event_codec codec(keys);
+    row_projector slow(300us);
+    runner_options options;
+    options.max_batch = 40;
+    options.poll_wait = 50ms;
+    options.retry_backoff = 20ms;
+    projection_runner runner(log, codec, conninfo, slow, options);
+    runner.start();
+    for (;;) std::this_thread::sleep_for(1s);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "crash-test child: %s\n", e.what());
+    ::_exit(2);
+  } catch (...) {
+    ::_exit(3);
+  }
+}
+
+/// A forked child that is killed and reaped on every path out of the test.
+class child_process {
+ public:
+  explicit child_process(pid_t pid) : pid_(pid) {}
+  ~child_process() {
+    if (pid_ > 0) kill_and_reap();
+  }
+  child_process(const child_process&) = delete;
+  child_process& operator=(const child_process&) = delete;
+
+  /// SIGKILLs the child and returns its wait status.
+  int kill_and_reap() {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return status;
+  }
+
+ private:
+  pid_t pid_;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(runner, runner_fixture)
+
+BOOST_AUTO_TEST_CASE(migrations_apply_once) {
+  BOOST_TEST(!migrations_applied.empty());
+  BOOST_TEST(migrations_applied.front() == "001_read_models.sql");
+  pqxx::connection c(db.conninfo());
+  BOOST_TEST(apply_migrations(c).empty());
+  BOOST_TEST(count("SELECT count(*) FROM schema_migrations") == static_cast<std::int64_t>(migrations_applied.size()));
+}
+
+BOOST_AUTO_TEST_CASE(catch_up_applies_every_event_once_and_commits_the_checkpoints) {
+  constexpr int n = 3000;
+  append_submitted(n);
+  BOOST_REQUIRE(total_events() == n);
+
+  row_projector rows;
+  runner_options options;
+  options.max_batch = 500;
+  projection_runner runner(log, codec, db.conninfo(), rows, options);
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> reports;
+  const auto applied = runner.catch_up([&](std::uint64_t done, std::uint64_t total) { reports.emplace_back(done, total); });
+  BOOST_TEST(applied == static_cast<std::uint64_t>(n));
+  BOOST_TEST(rows.applied() == static_cast<std::uint64_t>(n));
+  BOOST_TEST(runner.applied_events() == static_cast<std::uint64_t>(n));
+
+  // Progress: reported per batch, never backwards, ending at (n, n).
+  BOOST_REQUIRE(reports.size() >= static_cast<std::size_t>(n / 500));
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    BOOST_TEST(reports[i].second == static_cast<std::uint64_t>(n));
+    BOOST_TEST(reports[i].first <= reports[i].second);
+    if (i > 0) BOOST_TEST(reports[i].first >= reports[i - 1].first);
+  }
+  BOOST_TEST(reports.back().first == static_cast<std::uint64_t>(n));
+
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n);
+  BOOST_TEST(count("SELECT count(DISTINCT event_id) FROM test_rows") == n);
+  BOOST_TEST(count("SELECT count(*) FROM test_rows WHERE name NOT LIKE 'Applicant %'") == 0);
+  const auto ends = end_offsets();
+  const auto committed = checkpoints("test_rows");
+  for (int p = 0; p < partitions; ++p) {
+    BOOST_TEST(committed.at(p) == ends[static_cast<std::size_t>(p)], "partition " << p);
+    BOOST_TEST(runner.position(p) == ends[static_cast<std::size_t>(p)]);
+  }
+  check_rows_match_checkpoints();
+
+  // Nothing new: a second catch-up applies nothing.
+  row_projector again;
+  projection_runner second(log, codec, db.conninfo(), again);
+  BOOST_TEST(second.catch_up() == 0u);
+  BOOST_TEST(again.applied() == 0u);
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n);
+}
+
+BOOST_AUTO_TEST_CASE(killing_the_runner_at_random_moments_loses_and_repeats_nothing) {
+  constexpr int n = 3000;
+  append_submitted(n);
+  BOOST_REQUIRE(total_events() == n);
+
+  std::random_device seed_source;
+  const auto seed = seed_source();
+  BOOST_TEST_MESSAGE("crash test seed " << seed);
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int> pause_ms(50, 300);
+
+  int kills = 0, kills_mid_way = 0;
+  std::int64_t previous = 0;
+  // At least five kills; more (bounded) until some landed after the child made progress.
+  for (int round = 0; round < 40; ++round) {
+    const pid_t pid = ::fork();
+    BOOST_REQUIRE_MESSAGE(pid >= 0, "fork failed");
+    if (pid == 0) run_projector_until_killed(db.conninfo());
+    child_process child(pid);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(rng)));
+    const int status = child.kill_and_reap();
+    BOOST_REQUIRE_MESSAGE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                          "the child ended by itself (status " << status << ")");
+    ++kills;
+    wait_for_advisory_locks_released();
+    check_rows_match_checkpoints();
+    const auto rows_now = count("SELECT count(*) FROM test_rows");
+    BOOST_TEST_MESSAGE("kill " << kills << ": " << rows_now << " rows");
+    if (rows_now > previous && rows_now < n) ++kills_mid_way;
+    previous = rows_now;
+    if (rows_now == n) break;
+    if (kills >= 5 && kills_mid_way >= 3) break;
+  }
+  BOOST_TEST(kills_mid_way >= 1);
+
+  // A runner in this process finishes the job from the committed checkpoints.
+  row_projector rows;
+  projection_runner runner(log, codec, db.conninfo(), rows);
+  const auto applied = runner.catch_up();
+  BOOST_TEST(applied == static_cast<std::uint64_t>(n - previous));
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n);
+  BOOST_TEST(count("SELECT count(*) FROM (SELECT DISTINCT partition, log_offset FROM test_rows) d") == n);
+  const auto ends = end_offsets();
+  for (int p = 0; p < partitions; ++p) {
+    BOOST_TEST(count("SELECT count(*) FROM test_rows WHERE partition = " + std::to_string(p)) ==
+               ends[static_cast<std::size_t>(p)]);
+    BOOST_TEST(checkpoints("test_rows").at(p) == ends[static_cast<std::size_t>(p)], "partition " << p);
+  }
+  check_rows_match_checkpoints();
+}
+
+BOOST_AUTO_TEST_CASE(reset_empties_the_tables_and_checkpoints_for_a_rebuild) {
+  constexpr int n = 200;
+  append_submitted(n);
+  row_projector rows;
+  projection_runner runner(log, codec, db.conninfo(), rows);
+  BOOST_REQUIRE(runner.catch_up() == static_cast<std::uint64_t>(n));
+  BOOST_REQUIRE(count("SELECT count(*) FROM test_rows") == n);
+
+  projection_runner::reset(db.conninfo(), rows, partitions);
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == 0);
+  const auto committed = checkpoints("test_rows");
+  BOOST_TEST(committed.size() == static_cast<std::size_t>(partitions));
+  for (const auto& [p, position] : committed) BOOST_TEST(position == 0, "partition " << p);
+
+  // The same runner rebuilds from offset 0.
+  BOOST_TEST(runner.catch_up() == static_cast<std::uint64_t>(n));
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n);
+  check_rows_match_checkpoints();
+}
+
+BOOST_AUTO_TEST_CASE(a_running_runner_follows_new_events_and_excludes_a_second_runner) {
+  constexpr int n = 300;
+  append_submitted(n);
+  row_projector rows;
+  runner_options options;
+  options.poll_wait = 50ms;
+  projection_runner running(log, codec, db.conninfo(), rows, options);
+  running.start();
+  const auto deadline = std::chrono::steady_clock::now() + liveness_bound;
+  auto ends = end_offsets();
+  for (int p = 0; p < partitions; ++p) {
+    if (ends[static_cast<std::size_t>(p)] == 0) continue;
+    BOOST_REQUIRE_MESSAGE(running.wait_past(p, ends[static_cast<std::size_t>(p)] - 1, deadline),
+                          "partition " << p << ": " << running.last_error());
+  }
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n);
+  BOOST_TEST(running.last_error().empty());
+
+  // While it runs, another runner of the same projector (here or in another process) refuses.
+  row_projector other_rows;
+  projection_runner other(log, codec, db.conninfo(), other_rows);
+  BOOST_CHECK_EXCEPTION(other.catch_up(), std::runtime_error, [](const std::runtime_error& e) {
+    BOOST_TEST_MESSAGE("refused: " << e.what());
+    return std::string(e.what()).find("running in another process") != std::string::npos;
+  });
+  BOOST_TEST(other_rows.applied() == 0u);
+
+  // New events reach the running one.
+  append_submitted(40, "Late");
+  ends = end_offsets();
+  for (int p = 0; p < partitions; ++p) {
+    if (ends[static_cast<std::size_t>(p)] == 0) continue;
+    BOOST_REQUIRE(running.wait_past(p, ends[static_cast<std::size_t>(p)] - 1, deadline));
+  }
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == n + 40);
+  BOOST_TEST(count("SELECT count(*) FROM test_rows WHERE name LIKE 'Late %'") == 40);
+  BOOST_TEST(!running.wait_past(0, ends[0], std::chrono::steady_clock::now() + 10ms));
+
+  // Once it stops, the other may run; there is nothing left for it.
+  running.stop();
+  BOOST_TEST(other.catch_up() == 0u);
+  check_rows_match_checkpoints();
+}
+
+BOOST_AUTO_TEST_CASE(intakes_projector_keeps_the_inbox) {
+  const std::string coach = new_uuid();
+  const std::string pending_id = new_uuid(), accepted_id = new_uuid(), declined_id = new_uuid();
+  const std::string client_id = new_uuid(), account_id = new_uuid();
+  const timestamp decided_at = *parse_rfc3339("2026-11-22T10:00:00Z");
+  auto submitted = [&](const std::string& id, std::optional<personal> phone) {
+    return intake_submitted{id,    coach, personal{"Name " + id}, personal{id + "@example.org"},
+                            phone, personal{"Goals"}, personal{"Msg \"quoted\"\n"}, submitted_at};
+  };
+  append({
+      {intake_stream_id(pending_id), submitted(pending_id, personal{"+1 555 0100"})},
+      {intake_stream_id(accepted_id), submitted(accepted_id, std::nullopt)},
+      {intake_stream_id(declined_id), submitted(declined_id, std::nullopt)},
+      {intake_stream_id(accepted_id),
+       intake_accepted{accepted_id, coach, client_id, personal{"Name " + accepted_id},
+                       personal{accepted_id + "@example.org"}, std::nullopt, personal{"Goals"},
+                       personal{"See you Monday"}, decided_at}},
+      {intake_stream_id(declined_id), intake_declined{declined_id, coach, personal{"Fully booked"}, decided_at}},
+      // Not an intake event: ignored by this projector.
+      {account_stream_id("some-hash"),
+       account_registered{account_id, "client", personal{"x@example.org"}, personal{"X"}, std::nullopt,
+                          submitted_at}},
+  });
+
+  intakes_projector intakes;
+  projection_runner runner(log, codec, db.conninfo(), intakes);
+  BOOST_TEST(runner.catch_up() == 6u);
+
+  pqxx::connection c(db.conninfo());
+  pqxx::work tx(c);
+  const auto row = [&](const std::string& id) {
+    auto r = tx.exec_params(
+        "SELECT status, name, email, phone, goals, message, notes, client_id::text,"
+        " to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'),"
+        " to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS'), coach_id::text"
+        " FROM intakes WHERE intake_id = $1",
+        id);
+    BOOST_REQUIRE_MESSAGE(r.size() == 1u, "no row for intake " << id);
+    return r[0];
+  };
+  BOOST_TEST(tx.exec("SELECT count(*) FROM intakes")[0][0].as<int>() == 3);
+
+  const auto pending = row(pending_id);
+  BOOST_TEST(pending[0].as<std::string>() == "pending");
+  BOOST_TEST(pending[1].as<std::string>() == "Name " + pending_id);
+  BOOST_TEST(pending[2].as<std::string>() == pending_id + "@example.org");
+  BOOST_TEST(pending[3].as<std::string>() == "+1 555 0100");
+  BOOST_TEST(pending[4].as<std::string>() == "Goals");
+  BOOST_TEST(pending[5].as<std::string>() == "Msg \"quoted\"\n");
+  BOOST_TEST(pending[6].is_null());
+  BOOST_TEST(pending[7].is_null());
+  BOOST_TEST(pending[8].as<std::string>() == "2026-11-21T09:00:00");
+  BOOST_TEST(pending[9].is_null());
+  BOOST_TEST(pending[10].as<std::string>() == coach);
+
+  const auto accepted = row(accepted_id);
+  BOOST_TEST(accepted[0].as<std::string>() == "accepted");
+  BOOST_TEST(accepted[3].is_null());
+  BOOST_TEST(accepted[6].as<std::string>() == "See you Monday");
+  BOOST_TEST(accepted[7].as<std::string>() == client_id);
+  BOOST_TEST(accepted[9].as<std::string>() == "2026-11-22T10:00:00");
+
+  const auto declined = row(declined_id);
+  BOOST_TEST(declined[0].as<std::string>() == "declined");
+  BOOST_TEST(declined[6].as<std::string>() == "Fully booked");
+  BOOST_TEST(declined[7].is_null());
+  BOOST_TEST(declined[9].as<std::string>() == "2026-11-22T10:00:00");
+
+  const auto committed = checkpoints("intakes");
+  const auto ends = end_offsets();
+  for (int p = 0; p < partitions; ++p) {
+    if (ends[static_cast<std::size_t>(p)] > 0) BOOST_TEST(committed.at(p) == ends[static_cast<std::size_t>(p)]);
+  }
+  tx.commit();
+
+  // Rebuilding the read model gives the same rows.
+  projection_runner::reset(db.conninfo(), intakes, partitions);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == 0);
+  BOOST_TEST(runner.catch_up() == 6u);
+  BOOST_TEST(count("SELECT count(*) FROM intakes WHERE status = 'accepted'") == 1);
+  BOOST_TEST(count("SELECT count(*) FROM intakes WHERE status = 'declined'") == 1);
+  BOOST_TEST(count("SELECT count(*) FROM intakes WHERE status = 'pending'") == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
