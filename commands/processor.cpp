@@ -91,7 +91,18 @@ struct command_processor::worker {
       }
       if (!process(batch)) break;
     }
-    running = false;
+    // Under the lock, so that submit() either queued before this (and is answered here) or
+    // sees the worker gone; a fenced worker must not leave commands waiting until stop().
+    std::deque<pending_command> left;
+    {
+      std::lock_guard lock(mutex);
+      running = false;
+      left.swap(queue);
+    }
+    for (auto& p : left) {
+      p.done(make_error(errc::unavailable,
+                        "partition " + std::to_string(partition) + " is not available"));
+    }
   }
 
   /// Decides a batch against tentative state, appends all its events at once, then answers.

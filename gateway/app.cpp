@@ -322,6 +322,7 @@ std::string app::seed_demo_accounts() {
                         {"client@example.com", "client-demo-pass-2026", "Riley Client", "client"}};
   std::string lines;
   std::string ids[2];
+  std::vector<command_outcome> written;
   int i = 0;
   for (const auto& d : demos) {
     const std::string account_id = uuid_from_name(ns, std::string("account/") + d.email);
@@ -338,6 +339,7 @@ std::string app::seed_demo_accounts() {
     if (!outcome && outcome.err().type_suffix != "email-taken") {
       throw std::runtime_error(std::string("seeding ") + d.email + " failed: " + outcome.err().detail);
     }
+    if (outcome) written.push_back(outcome.value());
     lines += std::string("  ") + d.role + ": " + d.email + " / " + d.password + "\n";
   }
   // The demo client is the demo coach's client.
@@ -354,6 +356,16 @@ std::string app::seed_demo_accounts() {
   auto outcome = submit_and_wait(*impl_->processor, std::move(cmd));
   if (!outcome && outcome.err().type_suffix != "client-exists") {
     throw std::runtime_error("seeding the demo client profile failed: " + outcome.err().detail);
+  }
+  if (outcome) written.push_back(outcome.value());
+  // Return once the read models show the demo accounts, so they can sign in right away.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (auto& runner : impl_->runners) {
+    for (const auto& w : written) {
+      if (w.offset >= 0 && !runner->wait_past(w.partition, w.offset, deadline)) {
+        throw std::runtime_error("projector " + runner->target().name() + " did not catch up with the demo accounts");
+      }
+    }
   }
   return lines;
 }

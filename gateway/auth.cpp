@@ -101,7 +101,7 @@ before_hook make_auth_hook(services& s) {
     if (token && !token->first.empty() && token->first.size() <= 128) {
       const std::string hash = token_hash_hex(token->first);
       const auto idle = std::chrono::duration_cast<std::chrono::seconds>(s.settings.session_idle).count();
-      auto found = co_await s.pool->run([hash, idle](pqxx::connection& c) -> std::optional<principal> {
+      auto found = co_await s.pool->run([&](pqxx::connection& c) -> std::optional<principal> {
         pqxx::work tx(c);
         // Touch last_seen_at at most once a minute; the session must be within both expiries.
         auto rows = tx.exec_params(

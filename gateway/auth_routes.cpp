@@ -128,7 +128,7 @@ void add_auth_routes(router& r, services& s) {
   r.add({http::verb::post, "/api/v1/auth/sign-out", "signOut", "End the caller's session", access::signed_in, true},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string hash = caller(ctx)->token_hash;
-          co_await s.pool->run([hash](pqxx::connection& c) {
+          co_await s.pool->run([&](pqxx::connection& c) {
             pqxx::work tx(c);
             tx.exec_params("DELETE FROM auth_sessions WHERE token_hash = $1", hash);
             tx.commit();
@@ -141,7 +141,7 @@ void add_auth_routes(router& r, services& s) {
   r.add({http::verb::get, "/api/v1/me", "getMe", "The signed-in account", access::signed_in, false},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string id = caller(ctx)->account_id;
-          auto account = co_await s.pool->run([id](pqxx::connection& c) { return account_by(c, "account_id", id); });
+          auto account = co_await s.pool->run([&](pqxx::connection& c) { return account_by(c, "account_id", id); });
           if (!account) {
             co_return problem_response(make_error(errc::not_found, "the account no longer exists"), ctx.req);
           }

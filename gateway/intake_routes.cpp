@@ -90,7 +90,7 @@ void add_intake_routes(router& r, services& s) {
           if (auto e = check_uuid(coach_id, "coach")) co_return problem_response(*e, ctx.req);
           auto in = parse_json_body(ctx.req, schema);
           if (!in) co_return problem_response(in.err(), ctx.req);
-          const bool coach_exists = co_await s.pool->run([coach_id](pqxx::connection& c) {
+          const bool coach_exists = co_await s.pool->run([&](pqxx::connection& c) {
             pqxx::read_transaction tx(c);
             return !tx.exec_params("SELECT 1 FROM accounts WHERE account_id = $1 AND role = 'coach'", coach_id).empty();
           });
@@ -130,8 +130,8 @@ void add_intake_routes(router& r, services& s) {
           auto limit = page_limit(ctx);
           if (!limit) co_return problem_response(limit.err(), ctx.req);
           const std::string coach_id = caller(ctx)->account_id;
-          auto listed = co_await s.pool->run([&, n = *limit](pqxx::connection& c) {
-            return list_intakes(c, coach_id, status, cursor, n);
+          auto listed = co_await s.pool->run([&](pqxx::connection& c) {
+            return list_intakes(c, coach_id, status, cursor, *limit);
           });
           if (!listed) co_return problem_response(listed.err(), ctx.req);
           json::array items;

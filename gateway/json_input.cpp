@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cctype>
 #include <boost/beast/http/field.hpp>
 #include <set>
 #include <stdexcept>
@@ -296,6 +297,38 @@ std::string_view expected_name(json_field::kind k) {
   return "a value";
 }
 
+// The JSON number grammar (RFC 8259 section 6). simdjson 3.0.1 refuses integers beyond 64 bits
+// with NUMBER_ERROR although they are valid JSON; the raw token tells the two cases apart.
+bool is_json_number(std::string_view token) {
+  while (!token.empty() && is_space(token.back())) token.remove_suffix(1);
+  std::size_t i = 0;
+  const auto digits = [&] {
+    const auto start = i;
+    while (i < token.size() && token[i] >= '0' && token[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < token.size() && token[i] == '-') ++i;
+  if (i < token.size() && token[i] == '0') {
+    ++i;
+  } else if (!digits()) {
+    return false;
+  }
+  if (i < token.size() && token[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < token.size() && (token[i] == 'e' || token[i] == 'E')) {
+    ++i;
+    if (i < token.size() && (token[i] == '+' || token[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == token.size();
+}
+
+bool is_integer_token(std::string_view token) {
+  return token.find_first_of(".eE") == std::string_view::npos;
+}
+
 std::string member_path(std::string_view parent, std::string_view name) {
   if (parent.empty()) return std::string(name);
   std::string path(parent);
@@ -421,7 +454,9 @@ class walker {
       }
       case ondemand::json_type::number: {
         ondemand::number n;
-        if (auto e = v.get_number().get(n)) return fail(e);
+        if (auto e = v.get_number().get(n)) {
+          if (!is_json_number(v.raw_json_token())) return fail(e);
+        }
         return true;
       }
       case ondemand::json_type::boolean: {
@@ -447,6 +482,11 @@ class walker {
       auto normalized = normalize_email(raw);
       if (!normalized) {
         issue(path, "must be an e-mail address");
+        return std::nullopt;
+      }
+      if (code_points(*normalized) > spec.max_length_value()) {
+        issue(path, "must be at most " + std::to_string(spec.max_length_value()) +
+                        " characters long");
         return std::nullopt;
       }
       return normalized;
@@ -550,7 +590,17 @@ class walker {
       case json_field::kind::integer: {
         if (t != ondemand::json_type::number) return wrong_type();
         ondemand::number n;
-        if (auto e = v.get_number().get(n)) return fail(e);
+        if (auto e = v.get_number().get(n)) {
+          const auto token = v.raw_json_token();
+          if (!is_json_number(token)) return fail(e);
+          // Valid JSON beyond what simdjson holds: far out of any range we accept.
+          issue(path, is_integer_token(token)
+                          ? "must be between " + std::to_string(spec.min_value()) + " and " +
+                                std::to_string(spec.max_value())
+                          : std::string("expected an integer, got a number with a fraction or "
+                                        "exponent"));
+          return true;
+        }
         if (n.is_double()) {
           issue(path, "expected an integer, got a number with a fraction or exponent");
         } else if (n.is_uint64() || n.get_int64() < spec.min_value() ||
@@ -689,6 +739,7 @@ result<json_fields> run(std::string_view body, const json_schema* schema,
   }
   json_fields out;
   bool root_is_object = false;
+  bool big_root_number = false;
   switch (t) {
     case ondemand::json_type::object: {
       root_is_object = true;
@@ -727,7 +778,15 @@ result<json_fields> run(std::string_view body, const json_schema* schema,
     }
     case ondemand::json_type::number: {
       ondemand::number n;
-      if (auto e = doc.get_number().get(n)) w.fail(e);
+      if (auto e = doc.get_number().get(n)) {
+        std::string_view token;
+        if (e == simdjson::TRAILING_CONTENT || doc.raw_json_token().get(token) ||
+            !is_json_number(token)) {
+          w.fail(e);
+        } else {
+          big_root_number = true;
+        }
+      }
       break;
     }
     case ondemand::json_type::boolean: {
@@ -745,7 +804,9 @@ result<json_fields> run(std::string_view body, const json_schema* schema,
       break;
     }
   }
-  if (!w.failed()) w.check_trailing();
+  // A big root number was not consumed by simdjson (it failed to hold it), and the root
+  // number getter already refuses trailing content.
+  if (!w.failed() && !big_root_number) w.check_trailing();
   if (w.failed()) return *w.fatal();
   if (schema == nullptr) return out;
   if (!root_is_object) {

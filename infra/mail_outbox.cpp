@@ -94,6 +94,26 @@ class outbox_listener : public pqxx::notification_receiver {
   bool& notified_;
 };
 
+// Remembers a FATAL message the server sends while the connection is idle: the reason it is
+// about to close the connection (e.g. "terminating connection due to administrator command").
+// Seeing it lets the dispatcher drop the connection before running a query on it.
+class fatal_notice_watch : public pqxx::errorhandler {
+ public:
+  explicit fatal_notice_watch(pqxx::connection& connection) : pqxx::errorhandler(connection) {}
+  bool operator()(const char message[]) noexcept override {
+    std::string_view text(message);
+    if (text.starts_with("FATAL") || text.starts_with("PANIC")) {
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
+      fatal_.assign(text);
+    }
+    return false;
+  }
+  const std::string& fatal() const { return fatal_; }
+
+ private:
+  std::string fatal_;
+};
+
 std::vector<std::pair<std::string, std::string>> parse_extra_headers(std::string_view lines) {
   std::vector<std::pair<std::string, std::string>> headers;
   while (!lines.empty()) {
@@ -266,11 +286,25 @@ void mail_dispatcher::run() {
   bool notified = false;
   std::unique_ptr<pqxx::connection> connection;
   std::unique_ptr<outbox_listener> listener;
+  std::unique_ptr<fatal_notice_watch> fatal_watch;
+  const auto drop_connection = [&] {
+    listener.reset();
+    fatal_watch.reset();
+    connection.reset();
+  };
   while (!stopping_) {
     try {
       if (!connection) {
         connection = std::make_unique<pqxx::connection>(conninfo_);
+        fatal_watch = std::make_unique<fatal_notice_watch>(*connection);
         listener = std::make_unique<outbox_listener>(*connection, notified);
+      } else if (!fatal_watch->fatal().empty() || !connection->is_open()) {
+        // Closed, or about to be, while we waited (server restart, terminated backend): start
+        // afresh instead of running a query on it (libpqxx 6 would also try to reactivate it
+        // behind the listener's back).
+        throw pqxx::broken_connection(fatal_watch->fatal().empty()
+                                          ? "the connection to PostgreSQL was closed"
+                                          : fatal_watch->fatal());
       }
       notified = false;
       // A full batch means more may be due.
@@ -285,8 +319,7 @@ void mail_dispatcher::run() {
     } catch (const std::exception& e) {
       report(std::string("mail_dispatcher: ") + e.what() + "; retrying in " +
              std::to_string(config_.reconnect_delay.count()) + " ms");
-      listener.reset();
-      connection.reset();
+      drop_connection();
       try {
         if (!stopping_) wait_for(-1, config_.reconnect_delay);
       } catch (const std::exception& wait_error) {

@@ -68,7 +68,8 @@ namespace {
 /// projector's name, held on the runner's connection for as long as it applies events.
 bool try_lock_projector(pqxx::connection_base& connection, const std::string& name) {
   pqxx::nontransaction tx(connection);
-  return tx.exec_params("SELECT pg_try_advisory_lock(7406150002, hashtext($1))", name)[0][0].as<bool>();
+  // The two-key form takes two int4 keys: the class key must fit in 32 bits.
+  return tx.exec_params("SELECT pg_try_advisory_lock(740615002, hashtext($1))", name)[0][0].as<bool>();
 }
 
 void prepare_checkpoint(pqxx::connection_base& connection) {

@@ -10,7 +10,9 @@ bool init_unit_test() {
   boost::unit_test::framework::master_test_suite().p_name.value = "account";
   return true;
 }
-int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init_unit_test, argc, argv); }
+int main(int argc, char* argv[]) {
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}
 #else
 #define BOOST_TEST_MODULE account
 #include <boost/test/unit_test.hpp>
@@ -68,16 +70,17 @@ std::vector<domain_event> events(std::initializer_list<domain_event> list) { ret
 
 register_account registration(std::string role = "client",
                               std::optional<std::string> hash = std::string("$argon2id$v=19$h")) {
-  return register_account{"acct-1", std::move(role), "zelda.q@example.org", "Zelda Quuxworth",
-                          std::move(hash), registered_at};
+  return register_account{"acct-1",          std::move(role), "zelda.q@example.org",
+                          "Zelda Quuxworth", std::move(hash), registered_at};
 }
 
 account_registered registered(std::string role = "client",
                               std::optional<std::string> hash = std::string("$argon2id$v=19$h")) {
   std::optional<personal> h;
   if (hash) h = personal{*hash};
-  return account_registered{"acct-1", std::move(role), personal{"zelda.q@example.org"},
-                            personal{"Zelda Quuxworth"}, h, registered_at};
+  return account_registered{
+      "acct-1", std::move(role), personal{"zelda.q@example.org"}, personal{"Zelda Quuxworth"},
+      h,        registered_at};
 }
 
 account_state fold_account(const std::vector<domain_event>& given) {
@@ -97,13 +100,14 @@ struct account_case {
 
 create_client_profile profile(std::optional<std::string> phone = std::string("+1 555 0100"),
                               std::optional<std::string> intake = std::string("i-1")) {
-  return create_client_profile{"client-1", "coach-a",      "acct-1",          std::move(intake),
-                               "Zelda Quuxworth", "zelda.q@example.org", std::move(phone),
-                               "Run a marathon", registered_at};
+  return create_client_profile{"client-1",        "coach-a",         "acct-1",
+                               std::move(intake), "Zelda Quuxworth", "zelda.q@example.org",
+                               std::move(phone),  "Run a marathon",  registered_at};
 }
 
-client_profile_created profile_created(std::optional<std::string> phone = std::string("+1 555 0100"),
-                                       std::optional<std::string> intake = std::string("i-1")) {
+client_profile_created profile_created(
+    std::optional<std::string> phone = std::string("+1 555 0100"),
+    std::optional<std::string> intake = std::string("i-1")) {
   std::optional<personal> p;
   if (phone) p = personal{*phone};
   return client_profile_created{"client-1",
@@ -139,10 +143,17 @@ BOOST_AUTO_TEST_CASE(given_events_when_register_then_events_or_error) {
       {"register a client", {}, registration(), events({registered()})},
       {"register a coach", {}, registration("coach"), events({registered("coach")})},
       {"register an admin", {}, registration("admin"), events({registered("admin")})},
-      {"register without a password (onboarding)", {}, registration("client", std::nullopt),
+      {"register without a password (onboarding)",
+       {},
+       registration("client", std::nullopt),
        events({registered("client", std::nullopt)})},
-      {"register twice", {registered()}, registration(), refused{errc::conflict, "email-taken", {"email"}}},
-      {"register twice with another role", {registered("coach")}, registration("client"),
+      {"register twice",
+       {registered()},
+       registration(),
+       refused{errc::conflict, "email-taken", {"email"}}},
+      {"register twice with another role",
+       {registered("coach")},
+       registration("client"),
        refused{errc::conflict, "email-taken", {"email"}}},
       {"unknown role", {}, registration("superuser"), refused{errc::invalid, "", {"role"}}},
       {"empty role", {}, registration(""), refused{errc::invalid, "", {"role"}}},
@@ -183,10 +194,17 @@ BOOST_AUTO_TEST_SUITE(client_aggregate)
 BOOST_AUTO_TEST_CASE(given_events_when_create_profile_then_events_or_error) {
   const std::vector<client_case> table = {
       {"create a profile", {}, profile(), events({profile_created()})},
-      {"create without phone or intake", {}, profile(std::nullopt, std::nullopt),
+      {"create without phone or intake",
+       {},
+       profile(std::nullopt, std::nullopt),
        events({profile_created(std::nullopt, std::nullopt)})},
-      {"create twice", {profile_created()}, profile(), refused{errc::conflict, "client-exists", {}}},
-      {"create twice with other details", {profile_created()}, profile(std::nullopt, std::nullopt),
+      {"create twice",
+       {profile_created()},
+       profile(),
+       refused{errc::conflict, "client-exists", {}}},
+      {"create twice with other details",
+       {profile_created()},
+       profile(std::nullopt, std::nullopt),
        refused{errc::conflict, "client-exists", {}}},
   };
   for (const auto& c : table) check(c.name, client::decide(c.when, fold_client(c.given)), c.then);

@@ -9,7 +9,9 @@ bool init_unit_test() {
   boost::unit_test::framework::master_test_suite().p_name.value = "intake";
   return true;
 }
-int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init_unit_test, argc, argv); }
+int main(int argc, char* argv[]) {
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}
 #else
 #define BOOST_TEST_MODULE intake
 #include <boost/test/unit_test.hpp>
@@ -77,8 +79,8 @@ decision run(const intake_command& c, const intake_state& s) {
 
 // The story's cast: intake "i-1" for coach "coach-a".
 submit_intake submit(std::optional<std::string> phone = std::string("+1 555 0100")) {
-  return submit_intake{"i-1",        "coach-a",       "Zelda Quuxworth", "zelda.q@example.org",
-                       phone,        "Run a marathon", "Found you online", submitted_at};
+  return submit_intake{"i-1", "coach-a",        "Zelda Quuxworth",  "zelda.q@example.org",
+                       phone, "Run a marathon", "Found you online", submitted_at};
 }
 
 intake_submitted submitted(std::optional<std::string> phone = std::string("+1 555 0100")) {
@@ -95,7 +97,8 @@ intake_submitted submitted(std::optional<std::string> phone = std::string("+1 55
 }
 
 accept_intake accept(std::string coach = "coach-a", std::string intake_id = "i-1") {
-  return accept_intake{std::move(intake_id), std::move(coach), "client-1", "Mondays at 9", decided_at};
+  return accept_intake{std::move(intake_id), std::move(coach), "client-1", "Mondays at 9",
+                       decided_at};
 }
 
 intake_accepted accepted(std::optional<std::string> phone = std::string("+1 555 0100")) {
@@ -128,34 +131,56 @@ const std::vector<intake_case>& cases() {
       {"submit a new intake", {}, submit(), events({submitted()})},
       {"submit without a phone", {}, submit(std::nullopt), events({submitted(std::nullopt)})},
       {"submit twice", {submitted()}, submit(), refused{errc::conflict, "intake-exists"}},
-      {"submit after acceptance", {submitted(), accepted()}, submit(),
+      {"submit after acceptance",
+       {submitted(), accepted()},
+       submit(),
        refused{errc::conflict, "intake-exists"}},
-      {"submit after decline", {submitted(), declined()}, submit(),
+      {"submit after decline",
+       {submitted(), declined()},
+       submit(),
        refused{errc::conflict, "intake-exists"}},
 
       // Accepting.
       {"accept a pending intake", {submitted()}, accept(), events({accepted()})},
-      {"accept carries the absent phone", {submitted(std::nullopt)}, accept(),
+      {"accept carries the absent phone",
+       {submitted(std::nullopt)},
+       accept(),
        events({accepted(std::nullopt)})},
-      {"accept twice", {submitted(), accepted()}, accept(),
+      {"accept twice",
+       {submitted(), accepted()},
+       accept(),
        refused{errc::conflict, "intake-already-accepted"}},
-      {"accept a declined intake", {submitted(), declined()}, accept(),
+      {"accept a declined intake",
+       {submitted(), declined()},
+       accept(),
        refused{errc::conflict, "intake-already-declined"}},
-      {"accept another coach's intake", {submitted()}, accept("coach-b"),
+      {"accept another coach's intake",
+       {submitted()},
+       accept("coach-b"),
        refused{errc::not_found, ""}},
-      {"accept another coach's accepted intake", {submitted(), accepted()}, accept("coach-b"),
+      {"accept another coach's accepted intake",
+       {submitted(), accepted()},
+       accept("coach-b"),
        refused{errc::not_found, ""}},
       {"accept an intake that does not exist", {}, accept(), refused{errc::not_found, ""}},
 
       // Declining.
       {"decline a pending intake", {submitted()}, decline(), events({declined()})},
-      {"decline an accepted intake", {submitted(), accepted()}, decline(),
+      {"decline an accepted intake",
+       {submitted(), accepted()},
+       decline(),
        refused{errc::conflict, "intake-already-accepted"}},
-      {"decline twice", {submitted(), declined()}, decline(),
+      {"decline twice",
+       {submitted(), declined()},
+       decline(),
        refused{errc::conflict, "intake-already-declined"}},
-      {"decline another coach's intake", {submitted()}, decline("coach-b"),
+      {"decline another coach's intake",
+       {submitted()},
+       decline("coach-b"),
        refused{errc::not_found, ""}},
-      {"decline another coach's declined intake", {submitted(), declined()}, decline("coach-b"),
+      {"decline another coach's declined intake",
+       {submitted(), declined()},
+       decline("coach-b"),
        refused{errc::not_found, ""}},
       {"decline an intake that does not exist", {}, decline(), refused{errc::not_found, ""}},
   };

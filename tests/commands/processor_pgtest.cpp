@@ -11,7 +11,9 @@ bool init_unit_test() {
   boost::unit_test::framework::master_test_suite().p_name.value = "processor";
   return true;
 }
-int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init_unit_test, argc, argv); }
+int main(int argc, char* argv[]) {
+  return boost::unit_test::unit_test_main(&init_unit_test, argc, argv);
+}
 #else
 #define BOOST_TEST_MODULE processor
 #include <boost/test/unit_test.hpp>
@@ -82,9 +84,10 @@ command submit_command(const std::string& intake_id, std::string id = new_uuid()
 command accept_command(const std::string& intake_id, std::string id = new_uuid(),
                        std::optional<std::int64_t> expected_version = std::nullopt,
                        std::string coach = "coach-a") {
-  return make_command(std::move(id), intake_stream(intake_id),
-                      accept_intake{intake_id, std::move(coach), "client-" + intake_id, "Welcome", issued_at},
-                      expected_version);
+  return make_command(
+      std::move(id), intake_stream(intake_id),
+      accept_intake{intake_id, std::move(coach), "client-" + intake_id, "Welcome", issued_at},
+      expected_version);
 }
 
 command register_command(const std::string& stream, const std::string& account_id) {
@@ -135,7 +138,8 @@ std::vector<stored_event> read_all(event_log& log) {
       if (reader->position(p) < ends[static_cast<std::size_t>(p)]) done = false;
     }
     if (done) break;
-    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline, "log did not reach its end offsets");
+    BOOST_REQUIRE_MESSAGE(std::chrono::steady_clock::now() < deadline,
+                          "log did not reach its end offsets");
     for (auto& e : reader->poll(100ms, 10000)) all.push_back(std::move(e));
   }
   return all;
@@ -187,7 +191,8 @@ BOOST_AUTO_TEST_CASE(outcomes_name_version_partition_and_offset_of_the_appended_
     BOOST_TEST(o.partition == partition_for(intake_stream(intake_id), partitions));
     BOOST_TEST(o.offset >= 0);
     BOOST_TEST(!o.replayed);
-    BOOST_TEST(o.consistency_token() == std::to_string(o.partition) + ":" + std::to_string(o.offset));
+    BOOST_TEST(o.consistency_token() ==
+               std::to_string(o.partition) + ":" + std::to_string(o.offset));
     first.emplace(intake_id, o);
   }
   BOOST_TEST(processor.stream_count() == 12u);
@@ -227,13 +232,15 @@ BOOST_AUTO_TEST_CASE(outcomes_name_version_partition_and_offset_of_the_appended_
   BOOST_REQUIRE(!again.ok());
   BOOST_TEST((again.err().code == errc::conflict));
   BOOST_TEST(again.err().type_suffix == "intake-already-accepted");
-  const auto foreign = submit_and_wait(processor, accept_command("i-4", new_uuid(), std::nullopt, "coach-b"));
+  const auto foreign =
+      submit_and_wait(processor, accept_command("i-4", new_uuid(), std::nullopt, "coach-b"));
   BOOST_REQUIRE(!foreign.ok());
   BOOST_TEST((foreign.err().code == errc::not_found));
   const auto missing = submit_and_wait(processor, accept_command("i-404"));
   BOOST_REQUIRE(!missing.ok());
   BOOST_TEST((missing.err().code == errc::not_found));
-  const auto wrong_kind = submit_and_wait(processor, register_command(intake_stream("i-5"), "acct-x"));
+  const auto wrong_kind =
+      submit_and_wait(processor, register_command(intake_stream("i-5"), "acct-x"));
   BOOST_REQUIRE(!wrong_kind.ok());
   BOOST_TEST((wrong_kind.err().code == errc::invalid));
   BOOST_TEST(end_offsets(log) == ends, boost::test_tools::per_element());
@@ -280,7 +287,8 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_registrations_of_one_address_make_one_acco
       threads.emplace_back([&, i] {
         go.arrive_and_wait();
         auto f = submit_async(processor, register_command(stream, "acct-" + std::to_string(i)));
-        if (f.wait_for(answer_bound) == std::future_status::ready) answers[static_cast<std::size_t>(i)] = f.get();
+        if (f.wait_for(answer_bound) == std::future_status::ready)
+          answers[static_cast<std::size_t>(i)] = f.get();
       });
     }
   }  // joined
@@ -345,7 +353,8 @@ BOOST_AUTO_TEST_CASE(two_hundred_concurrent_submissions_are_group_committed) {
     const auto a = wait_for(futures[static_cast<std::size_t>(i)]);
     BOOST_REQUIRE_MESSAGE(a.ok(), describe(a));
     BOOST_TEST(a->stream_version == 1);
-    BOOST_TEST(a->partition == partition_for(intake_stream(intake_ids[static_cast<std::size_t>(i)]), partitions));
+    BOOST_TEST(a->partition ==
+               partition_for(intake_stream(intake_ids[static_cast<std::size_t>(i)]), partitions));
     positions.emplace(a->partition, a->offset);
   }
   BOOST_TEST(positions.size() == static_cast<std::size_t>(n));  // every event its own place
@@ -411,7 +420,8 @@ BOOST_AUTO_TEST_CASE(derived_commands_are_remembered_across_a_restart) {
     const auto b = submit_and_wait(processor, accept_command("r-1", "d:accept-r-1"));
     BOOST_REQUIRE_MESSAGE(b.ok(), describe(b));
     accepted = b.value();
-    for (int i = 0; i < 20; ++i) BOOST_REQUIRE(submit_and_wait(processor, submit_command("other-" + std::to_string(i))).ok());
+    for (int i = 0; i < 20; ++i)
+      BOOST_REQUIRE(submit_and_wait(processor, submit_command("other-" + std::to_string(i))).ok());
     events_before_restart = processor.stats().appended_events.load();
     processor.stop();
     BOOST_TEST(!processor.ready());
@@ -554,7 +564,8 @@ BOOST_AUTO_TEST_CASE(a_processor_that_is_not_running_refuses_commands) {
   const auto early = submit_and_wait(processor, submit_command("n-1"));
   BOOST_REQUIRE(!early.ok());
   BOOST_TEST((early.err().code == errc::unavailable));
-  BOOST_TEST(end_offsets(log) == std::vector<std::int64_t>(partitions, 0), boost::test_tools::per_element());
+  BOOST_TEST(end_offsets(log) == std::vector<std::int64_t>(partitions, 0),
+             boost::test_tools::per_element());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

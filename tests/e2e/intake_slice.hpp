@@ -178,7 +178,8 @@ inline void run_intake_slice(std::uint16_t port, const std::function<std::string
   BOOST_TEST_REQUIRE(eventually([&] {
     clients = http_call(port, "GET", "/api/v1/clients", "", coach.bearer());
     if (clients.status != 200) return false;
-    for (const auto& c : as_object(clients).at("items").as_array()) {
+    const auto listed = as_object(clients);
+    for (const auto& c : listed.at("items").as_array()) {
       if (str(c.as_object(), "id") == client_id) return true;
     }
     return false;

@@ -54,13 +54,12 @@ handler echo(std::string name) {
 }
 
 route_spec spec(http::verb method, std::string path, std::string name,
-                access required = access::anonymous) {
+                gateway::access required = gateway::access::anonymous) {
   return route_spec{method, std::move(path), std::move(name), "summary", required,
                     method != http::verb::get};
 }
 
-router sample_router() {
-  router r;
+void fill(router& r) {
   r.add(spec(http::verb::get, "/api/v1/intakes/{id}", "getIntake"), echo("getIntake"));
   r.add(spec(http::verb::get, "/api/v1/intakes/mine", "myIntakes"), echo("myIntakes"));
   r.add(spec(http::verb::post, "/api/v1/intakes/{id}/accept", "acceptIntake"),
@@ -75,7 +74,6 @@ router sample_router() {
   r.add(spec(http::verb::delete_, "/api/v1/sessions/{id}", "cancelSession"),
         echo("cancelSession"));
   r.add(spec(http::verb::get, "/", "root"), echo("root"));
-  return r;
 }
 
 boost::json::object body_json(const response& res) {
@@ -87,7 +85,8 @@ boost::json::object body_json(const response& res) {
 BOOST_AUTO_TEST_SUITE(router_matching)
 
 BOOST_AUTO_TEST_CASE(path_parameters_are_extracted) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   auto res = call(r, http::verb::get, "/api/v1/coaches/c-1/intakes");
   BOOST_TEST(res.result() == http::status::ok);
   BOOST_TEST(res.body() == "listIntakes coach=c-1");
@@ -98,13 +97,15 @@ BOOST_AUTO_TEST_CASE(path_parameters_are_extracted) {
 }
 
 BOOST_AUTO_TEST_CASE(literal_segment_wins_over_parameter) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   BOOST_TEST(call(r, http::verb::get, "/api/v1/intakes/mine").body() == "myIntakes");
   BOOST_TEST(call(r, http::verb::get, "/api/v1/intakes/other").body() == "getIntake id=other");
 }
 
 BOOST_AUTO_TEST_CASE(suffix_after_parameter) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   BOOST_TEST(call(r, http::verb::get, "/api/v1/sessions/s1.ics").body() == "sessionCalendar id=s1");
   BOOST_TEST(call(r, http::verb::get, "/api/v1/sessions/s1").body() == "getSession id=s1");
   // Only the bare template has DELETE: it takes the whole segment.
@@ -115,7 +116,8 @@ BOOST_AUTO_TEST_CASE(suffix_after_parameter) {
 }
 
 BOOST_AUTO_TEST_CASE(parameters_and_query_are_percent_decoded) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   const auto req =
       make_request(http::verb::get, "/api/v1/intakes/a%20b%2Fc?q=x+y%26z&tag=1&tag=2&flag");
   request_context ctx(req, "127.0.0.1", "id");
@@ -134,7 +136,8 @@ BOOST_AUTO_TEST_CASE(parameters_and_query_are_percent_decoded) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_path_is_a_404_problem) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   for (const char* target : {"/api/v1/nothing", "/api/v1/intakes/x/y/z", "/api/v1/intakes/",
                              "/api/v1/intakes/x/../mine"}) {
     const auto res = call(r, http::verb::get, target);
@@ -148,7 +151,8 @@ BOOST_AUTO_TEST_CASE(unknown_path_is_a_404_problem) {
 }
 
 BOOST_AUTO_TEST_CASE(known_path_wrong_method_is_405_with_allow) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   auto res = call(r, http::verb::put, "/api/v1/coaches/c-1/intakes");
   BOOST_TEST(res.result() == http::status::method_not_allowed);
   BOOST_TEST(res[http::field::allow] == "GET, HEAD, POST");
@@ -164,14 +168,16 @@ BOOST_AUTO_TEST_CASE(known_path_wrong_method_is_405_with_allow) {
 }
 
 BOOST_AUTO_TEST_CASE(head_falls_back_to_get) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   const auto res = call(r, http::verb::head, "/api/v1/intakes/x");
   BOOST_TEST(res.result() == http::status::ok);
   BOOST_TEST(res.body() == "getIntake id=x");  // the server drops the body
 }
 
 BOOST_AUTO_TEST_CASE(invalid_target_is_a_400_problem) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   const auto res = call(r, http::verb::get, "http://example.com/absolute");
   BOOST_TEST(res.result() == http::status::bad_request);
   BOOST_TEST(body_json(res).at("type").as_string() == "https://coachd.dev/problems/malformed");
@@ -187,12 +193,12 @@ BOOST_AUTO_TEST_CASE(before_hook_can_answer_or_fill_the_principal) {
           co_return text_response(http::status::ok, who != nullptr ? *who : "nobody", "text/plain",
                                   ctx.req);
         });
-  r.add(spec(http::verb::get, "/admin", "admin", access::admin), echo("admin"));
+  r.add(spec(http::verb::get, "/admin", "admin", gateway::access::admin), echo("admin"));
   int hook_calls = 0;
   r.set_before([&hook_calls](request_context& ctx, const route_spec& route)
                    -> asio::awaitable<std::optional<response>> {
     ++hook_calls;
-    if (route.required == access::admin) {
+    if (route.required == gateway::access::admin) {
       co_return problem_response(make_error(errc::forbidden, "admins only"), ctx.req);
     }
     ctx.principal = std::string("alice");
@@ -218,7 +224,8 @@ BOOST_AUTO_TEST_CASE(handler_exceptions_propagate) {
 }
 
 BOOST_AUTO_TEST_CASE(routes_lists_every_spec_in_order) {
-  const auto r = sample_router();
+  router r;
+  fill(r);
   const auto all = r.routes();
   BOOST_REQUIRE_EQUAL(all.size(), 9u);
   BOOST_TEST(all[0].name == "getIntake");

@@ -446,6 +446,8 @@ BOOST_AUTO_TEST_CASE(background_dispatcher_reconnects_after_losing_its_connectio
   BOOST_TEST(eventually([&] { return count("sent_at IS NOT NULL") == 2; }));
   dispatcher.stop();
   BOOST_TEST(eml_files() == 2u);
+  std::lock_guard lock(errors_mutex);
+  for (const auto& e : errors) BOOST_TEST_MESSAGE("reported: " << e);
 }
 
 BOOST_AUTO_TEST_CASE(erasing_a_recipient_blanks_sent_mail_and_cancels_pending_mail) {
