@@ -77,8 +77,8 @@ std::string http_date() {
 bool acceptable_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' || c == '=';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == ':' || c == '/' || c == '+' || c == '=';
   });
 }
 
@@ -97,7 +97,8 @@ std::string new_request_id() {
 }
 
 std::string method_label(http::verb method) {
-  return method == http::verb::unknown ? std::string("OTHER") : std::string(http::to_string(method));
+  return method == http::verb::unknown ? std::string("OTHER")
+                                       : std::string(http::to_string(method));
 }
 
 }  // namespace
@@ -113,8 +114,8 @@ struct http_server::state : std::enable_shared_from_this<state> {
         request_seconds(m.add_histogram("coachd_http_request_duration_seconds",
                                         "Time from a request's header to its response written",
                                         {"route", "method"})),
-        connections_open(m.add_gauge("coachd_http_connections_open", "Open HTTP connections")
-                             .with({})),
+        connections_open(
+            m.add_gauge("coachd_http_connections_open", "Open HTTP connections").with({})),
         requests_in_flight(
             m.add_gauge("coachd_http_requests_in_flight", "HTTP requests being handled").with({})),
         control(asio::make_strand(io)),
@@ -255,10 +256,9 @@ asio::awaitable<response> guarded_dispatch(state_ptr s, request_context& ctx) {
     s->log("handler " + std::string(ctx.route != nullptr ? ctx.route->name : "(none)") +
            " failed: " + failure);
   }
-  co_return problem_response(http::status::internal_server_error,
-                             "the server failed to handle the request (request id " +
-                                 ctx.request_id + ")",
-                             ctx.req);
+  co_return problem_response(
+      http::status::internal_server_error,
+      "the server failed to handle the request (request id " + ctx.request_id + ")", ctx.req);
 }
 
 /// Answers one request: router, deadline, 500 on exceptions. `route_name` gets the matched
@@ -303,14 +303,14 @@ std::optional<response> read_failure_response(const beast::error_code& ec, const
                             "the request header is larger than the server accepts", partial);
   }
   if (ec == http::error::body_limit) {
-    return problem_response(make_error(errc::too_large, "the request body is larger than the "
-                                                        "server accepts"),
+    return problem_response(make_error(errc::too_large,
+                                       "the request body is larger than the "
+                                       "server accepts"),
                             partial);
   }
   if (is_parse_error(ec)) {
-    return problem_response(make_error(errc::malformed, "the request is not valid HTTP/1.1: " +
-                                                            ec.message()),
-                            partial);
+    return problem_response(
+        make_error(errc::malformed, "the request is not valid HTTP/1.1: " + ec.message()), partial);
   }
   return std::nullopt;
 }

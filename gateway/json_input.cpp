@@ -3,8 +3,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
-#include <cctype>
 #include <boost/beast/http/field.hpp>
+#include <cctype>
 #include <set>
 #include <stdexcept>
 
@@ -15,7 +15,8 @@ namespace ondemand = simdjson::ondemand;
 // ---------------------------------------------------------------------------------------------
 // Schema
 
-json_schema::json_schema(std::initializer_list<json_field> fields) : json_schema(std::vector<json_field>(fields)) {}
+json_schema::json_schema(std::initializer_list<json_field> fields)
+    : json_schema(std::vector<json_field>(fields)) {}
 
 json_schema::json_schema(std::vector<json_field> fields) : fields_(std::move(fields)) {
   std::set<std::string_view> names;
@@ -33,7 +34,9 @@ const json_field* json_schema::find(std::string_view name) const {
   return nullptr;
 }
 
-json_field json_field::string(std::string name) { return json_field(std::move(name), kind::string); }
+json_field json_field::string(std::string name) {
+  return json_field(std::move(name), kind::string);
+}
 
 json_field json_field::email(std::string name) {
   json_field f(std::move(name), kind::email);
@@ -49,7 +52,9 @@ json_field json_field::integer(std::string name, std::int64_t min, std::int64_t 
   return f;
 }
 
-json_field json_field::boolean(std::string name) { return json_field(std::move(name), kind::boolean); }
+json_field json_field::boolean(std::string name) {
+  return json_field(std::move(name), kind::boolean);
+}
 
 json_field json_field::string_array(std::string name) {
   return json_field(std::move(name), kind::string_array);
@@ -246,8 +251,8 @@ std::optional<std::string> normalize_email(std::string_view address) {
     return std::nullopt;
   }
   // Domain: labels of letters, digits, hyphens (or non-ASCII bytes, for IDNs) separated by dots.
-  if (domain.find('.') == std::string_view::npos || domain.front() == '.' ||
-      domain.back() == '.' || domain.find("..") != std::string_view::npos) {
+  if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
+      domain.find("..") != std::string_view::npos) {
     return std::nullopt;
   }
   std::string normalized(local);
@@ -274,25 +279,38 @@ namespace {
 
 std::string_view type_name(ondemand::json_type t) {
   switch (t) {
-    case ondemand::json_type::array: return "an array";
-    case ondemand::json_type::object: return "an object";
-    case ondemand::json_type::number: return "a number";
-    case ondemand::json_type::string: return "a string";
-    case ondemand::json_type::boolean: return "a boolean";
-    case ondemand::json_type::null: return "null";
+    case ondemand::json_type::array:
+      return "an array";
+    case ondemand::json_type::object:
+      return "an object";
+    case ondemand::json_type::number:
+      return "a number";
+    case ondemand::json_type::string:
+      return "a string";
+    case ondemand::json_type::boolean:
+      return "a boolean";
+    case ondemand::json_type::null:
+      return "null";
   }
   return "a value";
 }
 
 std::string_view expected_name(json_field::kind k) {
   switch (k) {
-    case json_field::kind::string: return "a string";
-    case json_field::kind::email: return "an e-mail address (string)";
-    case json_field::kind::integer: return "an integer";
-    case json_field::kind::boolean: return "a boolean";
-    case json_field::kind::string_array: return "an array of strings";
-    case json_field::kind::object: return "an object";
-    case json_field::kind::object_array: return "an array of objects";
+    case json_field::kind::string:
+      return "a string";
+    case json_field::kind::email:
+      return "an e-mail address (string)";
+    case json_field::kind::integer:
+      return "an integer";
+    case json_field::kind::boolean:
+      return "a boolean";
+    case json_field::kind::string_array:
+      return "an array of strings";
+    case json_field::kind::object:
+      return "an object";
+    case json_field::kind::object_array:
+      return "an array of objects";
   }
   return "a value";
 }
@@ -355,7 +373,8 @@ class walker {
   /// Records a syntax-level failure at the document's current location; returns false so
   /// callers can `return fail(...)`.
   bool fail(simdjson::error_code code) {
-    if (!fatal_) fatal_ = malformed_at(std::string("malformed JSON: ") + simdjson::error_message(code));
+    if (!fatal_)
+      fatal_ = malformed_at(std::string("malformed JSON: ") + simdjson::error_message(code));
     return false;
   }
 
@@ -485,8 +504,8 @@ class walker {
         return std::nullopt;
       }
       if (code_points(*normalized) > spec.max_length_value()) {
-        issue(path, "must be at most " + std::to_string(spec.max_length_value()) +
-                        " characters long");
+        issue(path,
+              "must be at most " + std::to_string(spec.max_length_value()) + " characters long");
         return std::nullopt;
       }
       return normalized;
@@ -494,7 +513,8 @@ class walker {
     const auto text = trim(raw);
     for (const char c : text) {
       const auto byte = static_cast<unsigned char>(c);
-      if (is_control(byte) && !(spec.multiline_allowed() && (c == '\n' || c == '\t' || c == '\r'))) {
+      if (is_control(byte) &&
+          !(spec.multiline_allowed() && (c == '\n' || c == '\t' || c == '\r'))) {
         issue(path, spec.multiline_allowed() ? "must not contain control characters"
                                              : "must be a single line without control characters");
         return std::nullopt;
@@ -509,8 +529,8 @@ class walker {
       return std::nullopt;
     }
     if (length > spec.max_length_value()) {
-      issue(path, "must be at most " + std::to_string(spec.max_length_value()) +
-                      " characters long");
+      issue(path,
+            "must be at most " + std::to_string(spec.max_length_value()) + " characters long");
       return std::nullopt;
     }
     if (!spec.allowed_values().empty() &&
@@ -729,7 +749,8 @@ result<json_fields> run(std::string_view body, const json_schema* schema,
   const simdjson::padded_string padded(body);
   walker w(padded.data(), padded.size(), limits);
   if (auto e = thread_parser().iterate(padded).get(w.doc())) {
-    return make_error(errc::malformed, std::string("malformed JSON: ") + simdjson::error_message(e));
+    return make_error(errc::malformed,
+                      std::string("malformed JSON: ") + simdjson::error_message(e));
   }
   auto& doc = w.doc();
   ondemand::json_type t;
@@ -810,8 +831,8 @@ result<json_fields> run(std::string_view body, const json_schema* schema,
   if (w.failed()) return *w.fatal();
   if (schema == nullptr) return out;
   if (!root_is_object) {
-    return make_error(errc::invalid, "the request body must be a JSON object, not " +
-                                         std::string(type_name(t)));
+    return make_error(errc::invalid,
+                      "the request body must be a JSON object, not " + std::string(type_name(t)));
   }
   if (w.has_issues()) return w.invalid();
   return out;
@@ -837,8 +858,9 @@ result<json_fields> parse_json_body(const request& req, const json_schema& schem
                                     const json_limits& limits) {
   const auto it = req.find(boost::beast::http::field::content_type);
   if (it == req.end() || !is_json_media_type(it->value())) {
-    return make_error(errc::malformed, "the request body must be sent with Content-Type: "
-                                       "application/json");
+    return make_error(errc::malformed,
+                      "the request body must be sent with Content-Type: "
+                      "application/json");
   }
   return run(req.body(), &schema, limits);
 }

@@ -8,36 +8,60 @@ namespace http = boost::beast::http;
 
 http::status status_of(errc code) {
   switch (code) {
-    case errc::malformed: return http::status::bad_request;
-    case errc::invalid: return http::status::unprocessable_entity;
-    case errc::unauthenticated: return http::status::unauthorized;
-    case errc::forbidden: return http::status::forbidden;
-    case errc::not_found: return http::status::not_found;
-    case errc::conflict: return http::status::conflict;
-    case errc::version_conflict: return http::status::conflict;
-    case errc::precondition_failed: return http::status::precondition_failed;
-    case errc::too_large: return http::status::payload_too_large;
-    case errc::rate_limited: return http::status::too_many_requests;
-    case errc::timeout: return http::status::gateway_timeout;
-    case errc::unavailable: return http::status::service_unavailable;
+    case errc::malformed:
+      return http::status::bad_request;
+    case errc::invalid:
+      return http::status::unprocessable_entity;
+    case errc::unauthenticated:
+      return http::status::unauthorized;
+    case errc::forbidden:
+      return http::status::forbidden;
+    case errc::not_found:
+      return http::status::not_found;
+    case errc::conflict:
+      return http::status::conflict;
+    case errc::version_conflict:
+      return http::status::conflict;
+    case errc::precondition_failed:
+      return http::status::precondition_failed;
+    case errc::too_large:
+      return http::status::payload_too_large;
+    case errc::rate_limited:
+      return http::status::too_many_requests;
+    case errc::timeout:
+      return http::status::gateway_timeout;
+    case errc::unavailable:
+      return http::status::service_unavailable;
   }
   return http::status::internal_server_error;
 }
 
 std::string_view slug_of(errc code) {
   switch (code) {
-    case errc::malformed: return "malformed";
-    case errc::invalid: return "invalid";
-    case errc::unauthenticated: return "unauthenticated";
-    case errc::forbidden: return "forbidden";
-    case errc::not_found: return "not-found";
-    case errc::conflict: return "conflict";
-    case errc::version_conflict: return "version-conflict";
-    case errc::precondition_failed: return "precondition-failed";
-    case errc::too_large: return "too-large";
-    case errc::rate_limited: return "rate-limited";
-    case errc::timeout: return "timeout";
-    case errc::unavailable: return "unavailable";
+    case errc::malformed:
+      return "malformed";
+    case errc::invalid:
+      return "invalid";
+    case errc::unauthenticated:
+      return "unauthenticated";
+    case errc::forbidden:
+      return "forbidden";
+    case errc::not_found:
+      return "not-found";
+    case errc::conflict:
+      return "conflict";
+    case errc::version_conflict:
+      return "version-conflict";
+    case errc::precondition_failed:
+      return "precondition-failed";
+    case errc::too_large:
+      return "too-large";
+    case errc::rate_limited:
+      return "rate-limited";
+    case errc::timeout:
+      return "timeout";
+    case errc::unavailable:
+      return "unavailable";
   }
   return "internal";
 }
@@ -46,18 +70,30 @@ namespace {
 
 std::string_view title_of(errc code) {
   switch (code) {
-    case errc::malformed: return "Malformed request";
-    case errc::invalid: return "Invalid request";
-    case errc::unauthenticated: return "Authentication required";
-    case errc::forbidden: return "Forbidden";
-    case errc::not_found: return "Not found";
-    case errc::conflict: return "Conflict";
-    case errc::version_conflict: return "Version conflict";
-    case errc::precondition_failed: return "Precondition failed";
-    case errc::too_large: return "Request too large";
-    case errc::rate_limited: return "Too many requests";
-    case errc::timeout: return "Timed out";
-    case errc::unavailable: return "Service unavailable";
+    case errc::malformed:
+      return "Malformed request";
+    case errc::invalid:
+      return "Invalid request";
+    case errc::unauthenticated:
+      return "Authentication required";
+    case errc::forbidden:
+      return "Forbidden";
+    case errc::not_found:
+      return "Not found";
+    case errc::conflict:
+      return "Conflict";
+    case errc::version_conflict:
+      return "Version conflict";
+    case errc::precondition_failed:
+      return "Precondition failed";
+    case errc::too_large:
+      return "Request too large";
+    case errc::rate_limited:
+      return "Too many requests";
+    case errc::timeout:
+      return "Timed out";
+    case errc::unavailable:
+      return "Service unavailable";
   }
   return "Internal server error";
 }
@@ -84,9 +120,7 @@ problem to_problem(const error& e) {
   return p;
 }
 
-std::string_view target_path(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view target_path(std::string_view target) { return target.substr(0, target.find('?')); }
 
 boost::json::object problem_json(const problem& p, std::string_view instance) {
   boost::json::object o;

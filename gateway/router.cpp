@@ -12,11 +12,16 @@ namespace http = boost::beast::http;
 
 std::string_view to_string(access a) {
   switch (a) {
-    case access::anonymous: return "anonymous";
-    case access::signed_in: return "signed_in";
-    case access::coach: return "coach";
-    case access::client: return "client";
-    case access::admin: return "admin";
+    case access::anonymous:
+      return "anonymous";
+    case access::signed_in:
+      return "signed_in";
+    case access::coach:
+      return "coach";
+    case access::client:
+      return "client";
+    case access::admin:
+      return "admin";
   }
   return "unknown";
 }
@@ -147,8 +152,8 @@ struct router::compiled_route {
         if (value != seg.literal) return false;
         continue;
       }
-      if (value.size() <= seg.prefix.size() + seg.suffix.size() ||
-          !value.starts_with(seg.prefix) || !value.ends_with(seg.suffix)) {
+      if (value.size() <= seg.prefix.size() + seg.suffix.size() || !value.starts_with(seg.prefix) ||
+          !value.ends_with(seg.suffix)) {
         return false;
       }
     }
@@ -157,9 +162,9 @@ struct router::compiled_route {
       const auto& seg = segments[i];
       if (!seg.is_param) continue;
       const std::string_view value = path[i];
-      params.emplace(seg.name, std::string(value.substr(
-                                   seg.prefix.size(),
-                                   value.size() - seg.prefix.size() - seg.suffix.size())));
+      params.emplace(seg.name,
+                     std::string(value.substr(
+                         seg.prefix.size(), value.size() - seg.prefix.size() - seg.suffix.size())));
     }
     return true;
   }
@@ -209,8 +214,9 @@ boost::asio::awaitable<response> router::dispatch(request_context& ctx) const {
   const request& req = ctx.req;
   const auto parsed = boost::urls::parse_origin_form(req.target());
   if (!parsed) {
-    co_return problem_response(make_error(errc::malformed, "the request target is not a valid "
-                                                           "origin-form URI"),
+    co_return problem_response(make_error(errc::malformed,
+                                          "the request target is not a valid "
+                                          "origin-form URI"),
                                req);
   }
   const boost::urls::url_view url = *parsed;
@@ -249,8 +255,8 @@ boost::asio::awaitable<response> router::dispatch(request_context& ctx) const {
       if (!allow.empty()) allow += ", ";
       allow += name;
     }
-    auto res = problem_response(http::status::method_not_allowed,
-                                "this resource allows " + allow, req);
+    auto res =
+        problem_response(http::status::method_not_allowed, "this resource allows " + allow, req);
     res.set(http::field::allow, allow);
     co_return res;
   }
@@ -259,8 +265,7 @@ boost::asio::awaitable<response> router::dispatch(request_context& ctx) const {
   ctx.query_params.clear();
   for (const auto p : url.params(boost::urls::encoding_opts(true, false, false))) {
     if (p.key.find('\0') != std::string::npos || p.value.find('\0') != std::string::npos) {
-      co_return problem_response(make_error(errc::malformed, "the query contains a NUL byte"),
-                                 req);
+      co_return problem_response(make_error(errc::malformed, "the query contains a NUL byte"), req);
     }
     ctx.query_params.emplace_back(p.key, p.value);
   }

@@ -288,6 +288,8 @@ void mail_dispatcher::run() {
   std::unique_ptr<outbox_listener> listener;
   std::unique_ptr<fatal_notice_watch> fatal_watch;
   const auto drop_connection = [&] {
+    // Close first, so that the listener does not send UNLISTEN over a dead connection.
+    if (connection) connection->disconnect();
     listener.reset();
     fatal_watch.reset();
     connection.reset();

@@ -35,8 +35,12 @@ bool valid_label_name(std::string_view name) {
 void append_escaped(std::string& out, std::string_view text, bool quote) {
   for (const char c : text) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
       case '"':
         if (quote) {
           out += "\\\"";
@@ -44,7 +48,8 @@ void append_escaped(std::string& out, std::string_view text, bool quote) {
           out += c;
         }
         break;
-      default: out += c;
+      default:
+        out += c;
     }
   }
 }
@@ -105,8 +110,7 @@ const std::vector<double>& default_seconds_buckets() {
   return buckets;
 }
 
-family_base::family_base(std::string name, std::string help,
-                         std::vector<std::string> label_names)
+family_base::family_base(std::string name, std::string help, std::vector<std::string> label_names)
     : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)) {
   if (!valid_metric_name(name_)) throw std::invalid_argument("invalid metric name: " + name_);
   for (const auto& label : label_names_) {
@@ -189,7 +193,8 @@ counter& counter_family::with(const label_values& values) {
 }
 
 void counter_family::render_series(std::string& out) const {
-  for (const auto& [values, series] : series_) write_sample(out, "", values, {}, {}, series->value());
+  for (const auto& [values, series] : series_)
+    write_sample(out, "", values, {}, {}, series->value());
 }
 
 gauge& gauge_family::with(std::initializer_list<std::string_view> values) {

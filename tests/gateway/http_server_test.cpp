@@ -1,6 +1,9 @@
 // The HTTP server over real loopback sockets: keep-alive, pipelining, limits, timeouts,
 // problems, deadlines, graceful stop and metrics. The client is Beast with timeouts on every
 // operation, so a broken server fails a test instead of hanging it.
+#define BOOST_TEST_MODULE http_server_test
+#include "gateway/http_server.hpp"
+
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,7 +22,6 @@
 #include <string>
 #include <thread>
 
-#include "gateway/http_server.hpp"
 #include "gateway/json_input.hpp"
 #include "gateway/problem.hpp"
 #include "gateway/router.hpp"
@@ -50,7 +52,11 @@ http_server_config test_config() {
 }
 
 route_spec spec(http::verb method, std::string path, std::string name) {
-  return route_spec{method, std::move(path), std::move(name), "test route", gateway::access::anonymous,
+  return route_spec{method,
+                    std::move(path),
+                    std::move(name),
+                    "test route",
+                    gateway::access::anonymous,
                     method != http::verb::get};
 }
 
@@ -69,21 +75,20 @@ struct server_fixture {
                  co_await timer.async_wait(asio::use_awaitable);
                  co_return text_response(http::status::ok, "slow done", "text/plain", ctx.req);
                });
-    routes.add(spec(http::verb::post, "/echo", "echo"),
-               [](request_context& ctx) -> asio::awaitable<response> {
-                 static const json_schema schema{
-                     json_field::string("name").max_length(50),
-                     json_field::email("email"),
-                     json_field::integer("age", 0, 150).optional(),
-                     json_field::string_array("tags").optional(),
-                 };
-                 auto in = parse_json_body(ctx.req, schema);
-                 if (!in) co_return problem_response(in.err(), ctx.req);
-                 boost::json::object out{{"name", in->string("name")},
-                                         {"email", in->string("email")}};
-                 co_return json_response(http::status::ok, boost::json::value(std::move(out)),
-                                         ctx.req);
-               });
+    routes.add(
+        spec(http::verb::post, "/echo", "echo"),
+        [](request_context& ctx) -> asio::awaitable<response> {
+          static const json_schema schema{
+              json_field::string("name").max_length(50),
+              json_field::email("email"),
+              json_field::integer("age", 0, 150).optional(),
+              json_field::string_array("tags").optional(),
+          };
+          auto in = parse_json_body(ctx.req, schema);
+          if (!in) co_return problem_response(in.err(), ctx.req);
+          boost::json::object out{{"name", in->string("name")}, {"email", in->string("email")}};
+          co_return json_response(http::status::ok, boost::json::value(std::move(out)), ctx.req);
+        });
     routes.add(spec(http::verb::get, "/boom", "boom"),
                [](request_context&) -> asio::awaitable<response> {
                  throw std::runtime_error("handler exploded");
@@ -91,8 +96,8 @@ struct server_fixture {
                });
     routes.add(spec(http::verb::get, "/metrics", "metrics"),
                [this](request_context& ctx) -> asio::awaitable<response> {
-                 co_return text_response(http::status::ok, registry.render(),
-                                         metrics::content_type, ctx.req);
+                 co_return text_response(http::status::ok, registry.render(), metrics::content_type,
+                                         ctx.req);
                });
     routes.add(spec(http::verb::delete_, "/hello", "delete_hello"),
                [](request_context& ctx) -> asio::awaitable<response> {
@@ -180,7 +185,8 @@ class test_client {
     parser.skip(head);
     beast::error_code result;
     stream_.expires_after(5s);
-    http::async_read(stream_, buffer_, parser, [&](beast::error_code ec, std::size_t) { result = ec; });
+    http::async_read(stream_, buffer_, parser,
+                     [&](beast::error_code ec, std::size_t) { result = ec; });
     run();
     BOOST_REQUIRE_MESSAGE(!result, "read: " << result.message());
     return parser.release();
@@ -338,9 +344,10 @@ BOOST_AUTO_TEST_CASE(expect_100_continue_is_answered) {
   server_fixture f;
   test_client client(f.port());
   const std::string body = R"({"name":"Ada","email":"ada@example.com"})";
-  client.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  "Expect: 100-continue\r\nContent-Length: " +
-                  std::to_string(body.size()) + "\r\n\r\n");
+  client.send_raw(
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n");
   const auto interim = client.receive();
   BOOST_TEST(interim.result() == http::status::continue_);
   client.send_raw(body);
@@ -357,9 +364,10 @@ BOOST_AUTO_TEST_CASE(body_over_the_limit_is_413_and_the_server_stays_healthy) {
   server_fixture f;
   {
     test_client client(f.port());
-    client.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Content-Length: 2048\r\n\r\n" +
-                    std::string(100, ' '));
+    client.send_raw(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 2048\r\n\r\n" +
+        std::string(100, ' '));
     const auto res = client.receive();
     BOOST_TEST(res.result() == http::status::payload_too_large);
     BOOST_TEST(res[http::field::content_type] == "application/problem+json");
@@ -372,9 +380,10 @@ BOOST_AUTO_TEST_CASE(body_over_the_limit_is_413_and_the_server_stays_healthy) {
     test_client client(f.port());
     std::string chunks;
     for (int i = 0; i < 3; ++i) chunks += "258\r\n" + std::string(600, 'x') + "\r\n";
-    client.send_raw("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                    "Transfer-Encoding: chunked\r\n\r\n" +
-                    chunks);
+    client.send_raw(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n" +
+        chunks);
     BOOST_TEST(client.receive().result() == http::status::payload_too_large);
   }
   test_client again(f.port());
@@ -582,29 +591,25 @@ BOOST_AUTO_TEST_CASE(metrics_count_and_time_served_routes) {
   const auto& text = res.body();
   BOOST_TEST_MESSAGE(text);
   BOOST_TEST(text.find("# TYPE coachd_http_requests_total counter") != std::string::npos);
-  BOOST_TEST(text.find("coachd_http_requests_total{route=\"hello\",method=\"GET\",status=\"200\"} 3\n") !=
+  BOOST_TEST(
+      text.find("coachd_http_requests_total{route=\"hello\",method=\"GET\",status=\"200\"} 3\n") !=
+      std::string::npos);
+  BOOST_TEST(
+      text.find(
+          "coachd_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n") !=
+      std::string::npos);
+  BOOST_TEST(text.find("# TYPE coachd_http_request_duration_seconds histogram") !=
              std::string::npos);
-  BOOST_TEST(text.find("coachd_http_requests_total{route=\"unmatched\",method=\"GET\",status=\"404\"} 1\n") !=
-             std::string::npos);
-  BOOST_TEST(text.find("# TYPE coachd_http_request_duration_seconds histogram") != std::string::npos);
-  BOOST_TEST(text.find("coachd_http_request_duration_seconds_bucket{route=\"hello\",method=\"GET\",le=\"+Inf\"} 3\n") !=
-             std::string::npos);
-  BOOST_TEST(text.find("coachd_http_request_duration_seconds_count{route=\"hello\",method=\"GET\"} 3\n") !=
-             std::string::npos);
-  BOOST_TEST(text.find("coachd_http_request_duration_seconds_sum{route=\"hello\",method=\"GET\"} ") !=
-             std::string::npos);
+  BOOST_TEST(text.find("coachd_http_request_duration_seconds_bucket{route=\"hello\",method=\"GET\","
+                       "le=\"+Inf\"} 3\n") != std::string::npos);
+  BOOST_TEST(
+      text.find("coachd_http_request_duration_seconds_count{route=\"hello\",method=\"GET\"} 3\n") !=
+      std::string::npos);
+  BOOST_TEST(
+      text.find("coachd_http_request_duration_seconds_sum{route=\"hello\",method=\"GET\"} ") !=
+      std::string::npos);
   BOOST_TEST(text.find("coachd_http_connections_open 1\n") != std::string::npos);
   BOOST_TEST(text.find("coachd_http_requests_in_flight 1\n") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-// The precompiled header already holds Boost.Test, so BOOST_TEST_MODULE could not generate main.
-static bool init_http_server_test() {
-  boost::unit_test::framework::master_test_suite().p_name.value = "http_server_test";
-  return true;
-}
-
-int main(int argc, char* argv[]) {
-  return boost::unit_test::unit_test_main(&init_http_server_test, argc, argv);
-}

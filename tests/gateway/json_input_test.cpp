@@ -1,10 +1,11 @@
 // Request bodies: simdjson parsing, the declarative schema, and the errors it reports.
+#define BOOST_TEST_MODULE json_input_test
+#include "gateway/json_input.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <ostream>
 #include <string>
 #include <vector>
-
-#include "gateway/json_input.hpp"
 
 using namespace coachd;
 using namespace coachd::gateway;
@@ -112,10 +113,11 @@ BOOST_AUTO_TEST_CASE(lengths_count_code_points) {
 
 BOOST_AUTO_TEST_CASE(nested_objects_and_object_arrays) {
   const json_schema invoice{
-      json_field::object("billing", json_schema{json_field::string("city"),
-                                                json_field::string("zip").optional()}),
-      json_field::object_array("lines", json_schema{json_field::string("description"),
-                                                    json_field::integer("amount_cents", 0, 1'000'000)})
+      json_field::object(
+          "billing", json_schema{json_field::string("city"), json_field::string("zip").optional()}),
+      json_field::object_array("lines",
+                               json_schema{json_field::string("description"),
+                                           json_field::integer("amount_cents", 0, 1'000'000)})
           .min_items(1),
   };
   auto in = parse_json_object(
@@ -147,8 +149,8 @@ BOOST_AUTO_TEST_CASE(nested_objects_and_object_arrays) {
 }
 
 BOOST_AUTO_TEST_CASE(asking_for_an_undeclared_or_mistyped_field_is_a_programmer_error) {
-  const auto in = parse_json_object(R"({"name":"A","email":"a@b.co","consent":true})",
-                                    intake_schema());
+  const auto in =
+      parse_json_object(R"({"name":"A","email":"a@b.co","consent":true})", intake_schema());
   BOOST_REQUIRE(in.ok());
   BOOST_CHECK_THROW(in->string("phone"), std::logic_error);     // optional and absent
   BOOST_CHECK_THROW(in->integer("name"), std::logic_error);     // wrong type
@@ -174,7 +176,7 @@ BOOST_AUTO_TEST_CASE(syntax_errors_are_400_with_a_location) {
       R"({} {})",
       "{\"name\": \"bad \xff utf8\"}",
       R"({"name": "bad escape \q"})",
-      R"({"zzz": [1, 2 3]})",              // inside an unknown field
+      R"({"zzz": [1, 2 3]})",                // inside an unknown field
       R"({"zzz": {"deep": [true, fals]}})",  // ditto, deeper
       R"({"goals": ["a", ]})",
       R"([1, 2)",
@@ -255,8 +257,8 @@ BOOST_AUTO_TEST_CASE(every_offending_field_is_reported) {
   BOOST_REQUIRE(!in.ok());
   const auto& e = in.err();
   BOOST_TEST(e.code == errc::invalid);
-  for (const char* field : {"nme", "email", "sessions", "consent", "extra", "goals[1]", "goals[2]",
-                            "format", "name"}) {
+  for (const char* field :
+       {"nme", "email", "sessions", "consent", "extra", "goals[1]", "goals[2]", "format", "name"}) {
     BOOST_TEST(has_field(e, field), field << " in " << e.detail);
   }
   BOOST_TEST(e.fields.size() == 9u);
@@ -278,7 +280,8 @@ BOOST_AUTO_TEST_CASE(missing_fields_are_named) {
 }
 
 BOOST_AUTO_TEST_CASE(root_must_be_an_object) {
-  for (const char* body : {"[]", "\"text\"", "42", "true", "null", "123456789012345678901234567890"}) {
+  for (const char* body :
+       {"[]", "\"text\"", "42", "true", "null", "123456789012345678901234567890"}) {
     const auto in = parse_json_object(body, intake_schema());
     BOOST_REQUIRE_MESSAGE(!in.ok(), body);
     BOOST_TEST(in.err().code == errc::invalid, body);
@@ -296,9 +299,9 @@ BOOST_AUTO_TEST_CASE(null_for_a_required_field_and_duplicates) {
 
 BOOST_AUTO_TEST_CASE(integers_are_exact_and_in_range) {
   auto sessions = [](const std::string& value) {
-    return parse_json_object(R"({"name":"A","email":"a@b.co","consent":true,"sessions":)" + value +
-                                 "}",
-                             intake_schema());
+    return parse_json_object(
+        R"({"name":"A","email":"a@b.co","consent":true,"sessions":)" + value + "}",
+        intake_schema());
   };
   BOOST_TEST(sessions("1").ok());
   BOOST_TEST(sessions("52").ok());
@@ -321,12 +324,12 @@ BOOST_AUTO_TEST_CASE(single_line_strings_refuse_control_characters) {
   };
   BOOST_TEST(!with_name(R"("two\nlines")").ok());
   BOOST_TEST(!with_name(R"("nul\u0000byte")").ok());
-  BOOST_TEST(!with_name(R"("   ")").ok());  // empty after trimming
+  BOOST_TEST(!with_name(R"("   ")").ok());        // empty after trimming
   BOOST_TEST(with_name(R"("  padded\n")").ok());  // trailing newline is trimmed
-  BOOST_TEST(!parse_json_object(
-                  R"({"name":"A","email":"a@b.co","consent":true,"notes":"bell\u0007"})",
-                  intake_schema())
-                  .ok());
+  BOOST_TEST(
+      !parse_json_object(R"({"name":"A","email":"a@b.co","consent":true,"notes":"bell\u0007"})",
+                         intake_schema())
+           .ok());
 }
 
 BOOST_AUTO_TEST_CASE(string_array_item_count_is_bounded) {
@@ -350,16 +353,32 @@ BOOST_AUTO_TEST_CASE(email_addresses_are_checked_and_normalized) {
     BOOST_TEST(*n == out);
   }
   const std::vector<std::string> bad{
-      "",          "plain",          "@example.com",      "a@",          "a@b",
-      "a@@b.com",  "a b@example.com", "a@exa mple.com",    "a@.example.com", "a@example.com.",
-      "a@example..com", ".a@example.com", "a.@example.com", "a..b@example.com", "a@-x.com",
-      "a@x-.com",  "a@x_y.com",      "a(b)@example.com",  "a\t@example.com",
-      std::string(65, 'a') + "@example.com", "a@" + std::string(250, 'b') + ".com",
+      "",
+      "plain",
+      "@example.com",
+      "a@",
+      "a@b",
+      "a@@b.com",
+      "a b@example.com",
+      "a@exa mple.com",
+      "a@.example.com",
+      "a@example.com.",
+      "a@example..com",
+      ".a@example.com",
+      "a.@example.com",
+      "a..b@example.com",
+      "a@-x.com",
+      "a@x-.com",
+      "a@x_y.com",
+      "a(b)@example.com",
+      "a\t@example.com",
+      std::string(65, 'a') + "@example.com",
+      "a@" + std::string(250, 'b') + ".com",
   };
   for (const auto& address : bad) BOOST_TEST(!normalize_email(address).has_value(), address);
 
-  const auto in = parse_json_object(R"({"name":"A","email":"not-an-email","consent":true})",
-                                    intake_schema());
+  const auto in =
+      parse_json_object(R"({"name":"A","email":"not-an-email","consent":true})", intake_schema());
   BOOST_REQUIRE(!in.ok());
   BOOST_TEST(mentions(in.err(), "email: must be an e-mail address"));
 }
@@ -385,13 +404,3 @@ BOOST_AUTO_TEST_CASE(schema_declaring_a_field_twice_is_a_programmer_error) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-// The precompiled header already holds Boost.Test, so BOOST_TEST_MODULE could not generate main.
-static bool init_json_input_test() {
-  boost::unit_test::framework::master_test_suite().p_name.value = "json_input_test";
-  return true;
-}
-
-int main(int argc, char* argv[]) {
-  return boost::unit_test::unit_test_main(&init_json_input_test, argc, argv);
-}

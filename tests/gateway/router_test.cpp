@@ -1,4 +1,7 @@
 // The router (matching, parameters, 404/405, HEAD, the before hook) and problem responses.
+#define BOOST_TEST_MODULE router_test
+#include "gateway/router.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
@@ -8,7 +11,6 @@
 #include <string>
 
 #include "gateway/problem.hpp"
-#include "gateway/router.hpp"
 
 using namespace coachd;
 using namespace coachd::gateway;
@@ -55,8 +57,8 @@ handler echo(std::string name) {
 
 route_spec spec(http::verb method, std::string path, std::string name,
                 gateway::access required = gateway::access::anonymous) {
-  return route_spec{method, std::move(path), std::move(name), "summary", required,
-                    method != http::verb::get};
+  return route_spec{method,    std::move(path), std::move(name),
+                    "summary", required,        method != http::verb::get};
 }
 
 void fill(router& r) {
@@ -71,8 +73,7 @@ void fill(router& r) {
   r.add(spec(http::verb::get, "/api/v1/sessions/{id}", "getSession"), echo("getSession"));
   r.add(spec(http::verb::get, "/api/v1/sessions/{id}.ics", "sessionCalendar"),
         echo("sessionCalendar"));
-  r.add(spec(http::verb::delete_, "/api/v1/sessions/{id}", "cancelSession"),
-        echo("cancelSession"));
+  r.add(spec(http::verb::delete_, "/api/v1/sessions/{id}", "cancelSession"), echo("cancelSession"));
   r.add(spec(http::verb::get, "/", "root"), echo("root"));
 }
 
@@ -195,8 +196,8 @@ BOOST_AUTO_TEST_CASE(before_hook_can_answer_or_fill_the_principal) {
         });
   r.add(spec(http::verb::get, "/admin", "admin", gateway::access::admin), echo("admin"));
   int hook_calls = 0;
-  r.set_before([&hook_calls](request_context& ctx, const route_spec& route)
-                   -> asio::awaitable<std::optional<response>> {
+  r.set_before([&hook_calls](request_context& ctx,
+                             const route_spec& route) -> asio::awaitable<std::optional<response>> {
     ++hook_calls;
     if (route.required == gateway::access::admin) {
       co_return problem_response(make_error(errc::forbidden, "admins only"), ctx.req);
@@ -242,7 +243,8 @@ BOOST_AUTO_TEST_CASE(bad_registrations_throw) {
                     std::invalid_argument);  // same shape
   BOOST_CHECK_THROW(r.add(spec(http::verb::post, "/b", "a"), echo("a")),
                     std::invalid_argument);  // same name
-  BOOST_CHECK_THROW(r.add(spec(http::verb::get, "no-slash", "c"), echo("c")), std::invalid_argument);
+  BOOST_CHECK_THROW(r.add(spec(http::verb::get, "no-slash", "c"), echo("c")),
+                    std::invalid_argument);
   BOOST_CHECK_THROW(r.add(spec(http::verb::get, "/c/{id", "c"), echo("c")), std::invalid_argument);
   BOOST_CHECK_THROW(r.add(spec(http::verb::get, "/c/{a}{b}", "c"), echo("c")),
                     std::invalid_argument);
@@ -259,11 +261,12 @@ BOOST_AUTO_TEST_SUITE(problem_responses)
 
 BOOST_AUTO_TEST_CASE(each_error_code_maps_to_one_status) {
   const std::vector<std::pair<errc, unsigned>> table{
-      {errc::malformed, 400},           {errc::invalid, 422},   {errc::unauthenticated, 401},
-      {errc::forbidden, 403},           {errc::not_found, 404}, {errc::conflict, 409},
-      {errc::version_conflict, 409},    {errc::precondition_failed, 412},
-      {errc::too_large, 413},           {errc::rate_limited, 429}, {errc::timeout, 504},
-      {errc::unavailable, 503},
+      {errc::malformed, 400},        {errc::invalid, 422},
+      {errc::unauthenticated, 401},  {errc::forbidden, 403},
+      {errc::not_found, 404},        {errc::conflict, 409},
+      {errc::version_conflict, 409}, {errc::precondition_failed, 412},
+      {errc::too_large, 413},        {errc::rate_limited, 429},
+      {errc::timeout, 504},          {errc::unavailable, 503},
   };
   const auto req = make_request(http::verb::post, "/api/v1/things?x=1");
   for (const auto& [code, status] : table) {
@@ -319,13 +322,3 @@ BOOST_AUTO_TEST_CASE(instance_stays_valid_json_for_any_target) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-// The precompiled header already holds Boost.Test, so BOOST_TEST_MODULE could not generate main.
-static bool init_router_test() {
-  boost::unit_test::framework::master_test_suite().p_name.value = "router_test";
-  return true;
-}
-
-int main(int argc, char* argv[]) {
-  return boost::unit_test::unit_test_main(&init_router_test, argc, argv);
-}

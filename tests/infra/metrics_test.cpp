@@ -1,4 +1,7 @@
 // The Prometheus registry: families, labels, histograms, callbacks, the text format, threads.
+#define BOOST_TEST_MODULE metrics_test
+#include "infra/metrics.hpp"
+
 #include <boost/test/unit_test.hpp>
 #include <cmath>
 #include <limits>
@@ -6,8 +9,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "infra/metrics.hpp"
 
 using namespace coachd::metrics;
 
@@ -31,10 +32,10 @@ BOOST_AUTO_TEST_CASE(counter_with_labels_renders_help_type_and_samples) {
   const auto text = r.render();
   BOOST_TEST(contains(text, "# HELP coachd_http_requests_total HTTP requests answered\n"));
   BOOST_TEST(contains(text, "# TYPE coachd_http_requests_total counter\n"));
-  BOOST_TEST(contains(text,
-                      "coachd_http_requests_total{route=\"get_intake\",method=\"GET\",status=\"200\"} 3\n"));
-  BOOST_TEST(contains(text,
-                      "coachd_http_requests_total{route=\"get_intake\",method=\"GET\",status=\"404\"} 1\n"));
+  BOOST_TEST(contains(
+      text, "coachd_http_requests_total{route=\"get_intake\",method=\"GET\",status=\"200\"} 3\n"));
+  BOOST_TEST(contains(
+      text, "coachd_http_requests_total{route=\"get_intake\",method=\"GET\",status=\"404\"} 1\n"));
 }
 
 BOOST_AUTO_TEST_CASE(counters_ignore_negative_increments) {
@@ -177,13 +178,3 @@ BOOST_AUTO_TEST_CASE(default_registry_is_one_instance) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-// The precompiled header already holds Boost.Test, so BOOST_TEST_MODULE could not generate main.
-static bool init_metrics_test() {
-  boost::unit_test::framework::master_test_suite().p_name.value = "metrics_test";
-  return true;
-}
-
-int main(int argc, char* argv[]) {
-  return boost::unit_test::unit_test_main(&init_metrics_test, argc, argv);
-}
