@@ -15,6 +15,10 @@ void add_intake_routes(router& r, services& s);
 /// A coach's clients.
 void add_client_routes(router& r, services& s);
 
+/// The OpenAPI document: gateway/openapi/*.json merged ($COACHD_OPENAPI_DIR overrides the
+/// directory). Throws when a fragment is unreadable or two fragments describe the same path.
+std::string openapi_document();
+
 /// Every route group, in order.
 void add_all_routes(router& r, services& s);
 

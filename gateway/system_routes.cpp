@@ -1,6 +1,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -12,26 +14,62 @@ namespace http = boost::beast::http;
 namespace json = boost::json;
 using boost::asio::awaitable;
 
-namespace {
+std::string openapi_directory() {
+  if (const char* env = std::getenv("COACHD_OPENAPI_DIR"); env != nullptr && *env != '\0') return env;
+  return COACHD_SOURCE_DIR "/gateway/openapi";
+}
 
-/// The OpenAPI document, read once from gateway/openapi.json ($COACHD_OPENAPI overrides).
-const std::string& openapi_document() {
-  static const std::string document = [] {
-    std::string path = COACHD_SOURCE_DIR "/gateway/openapi.json";
-    if (const char* env = std::getenv("COACHD_OPENAPI"); env != nullptr && *env != '\0') path = env;
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read the OpenAPI document " + path);
+std::string openapi_document() {
+  // gateway/openapi/NN_<group>.json, merged in name order: 00_base.json holds info, servers and
+  // components; each route group's file adds its paths (and may add components). Keeping one
+  // file per route group lets groups change independently.
+  namespace fs = std::filesystem;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(openapi_directory())) {
+    if (entry.path().extension() == ".json") files.push_back(entry.path());
+  }
+  std::sort(files.begin(), files.end());
+  if (files.empty()) throw std::runtime_error("no OpenAPI fragments in " + openapi_directory());
+  json::object document;
+  for (const auto& file : files) {
+    std::ifstream in(file);
     std::stringstream text;
     text << in.rdbuf();
-    return text.str();
-  }();
+    boost::system::error_code ec;
+    auto fragment = json::parse(text.str(), ec);
+    if (ec || !fragment.is_object()) throw std::runtime_error("OpenAPI fragment " + file.string() + " is not a JSON object");
+    for (auto& [key, value] : fragment.as_object()) {
+      if ((key == "paths" || key == "components") && document.contains(key) && value.is_object()) {
+        // Merge one level down (paths by path; components by kind, then by name).
+        auto& into = document[key].as_object();
+        for (auto& [name, item] : value.as_object()) {
+          if (key == "components" && into.contains(name) && item.is_object()) {
+            for (auto& [n, v] : item.as_object()) into[name].as_object()[n] = v;
+          } else if (into.contains(name)) {
+            throw std::runtime_error("OpenAPI fragment " + file.string() + " repeats " + std::string(name));
+          } else {
+            into[name] = item;
+          }
+        }
+      } else {
+        document[key] = value;
+      }
+    }
+  }
+  return json::serialize(document);
+}
+
+namespace {
+
+const std::string& cached_openapi_document() {
+  static const std::string document = openapi_document();
   return document;
 }
 
 }  // namespace
 
 void add_system_routes(router& r, services& s) {
-  (void)openapi_document();  // fail at start, not at the first request, when it is missing
+  (void)cached_openapi_document();  // fail at start, not at the first request, when it is missing
 
   r.add({http::verb::get, "/healthz", "healthz", "Liveness: the process answers", access::anonymous, false},
         [](request_context& ctx) -> awaitable<response> {
@@ -93,7 +131,7 @@ void add_system_routes(router& r, services& s) {
   r.add({http::verb::get, "/api/v1/openapi.json", "openapi", "This API's OpenAPI 3.1 document", access::anonymous,
          false},
         [](request_context& ctx) -> awaitable<response> {
-          co_return json_response(http::status::ok, openapi_document(), ctx.req);
+          co_return json_response(http::status::ok, cached_openapi_document(), ctx.req);
         });
 }
 

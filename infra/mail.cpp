@@ -32,7 +32,8 @@ constexpr std::size_t encoded_word_bytes = 42;
 constexpr std::string_view alternative_boundary = "=_coachd-alternative";
 
 bool is_ascii(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 bool is_wsp(char c) { return c == ' ' || c == '\t'; }
@@ -258,7 +259,8 @@ std::string render_mailbox(const mailbox& m) {
   std::string out;
   if (!is_ascii(name) || name.find("=?") != std::string_view::npos) {
     out = encoded_words(name);
-  } else if (std::all_of(name.begin(), name.end(), [](char c) { return is_atext(c) || c == ' '; })) {
+  } else if (std::all_of(name.begin(), name.end(),
+                         [](char c) { return is_atext(c) || c == ' '; })) {
     out = std::string(name);
   } else {
     out = "\"";
@@ -382,10 +384,11 @@ void append_extra_header(std::string& out, std::string_view name, std::string_vi
   if (name.empty() || name.size() > 76) reject("extra header name length");
   for (char c : name) {
     const auto b = static_cast<unsigned char>(c);
-    if (b < 33 || b > 126 || c == ':') reject("invalid extra header name '" + std::string(name) + "'");
+    if (b < 33 || b > 126 || c == ':')
+      reject("invalid extra header name '" + std::string(name) + "'");
   }
   static constexpr std::array<std::string_view, 10> reserved{
-      "date",    "from",      "to",           "cc",           "bcc",
+      "date",    "from",       "to",           "cc",           "bcc",
       "subject", "message-id", "mime-version", "content-type", "content-transfer-encoding"};
   const std::string lower = lowercase(name);
   if (std::find(reserved.begin(), reserved.end(), lower) != reserved.end()) {
@@ -451,14 +454,16 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-[[noreturn]] void file_failure(const std::string& what, const std::filesystem::path& path, int err) {
+[[noreturn]] void file_failure(const std::string& what, const std::filesystem::path& path,
+                               int err) {
   throw mail_error("file_transport: " + what + " " + path.string() + ": " + errno_text(err));
 }
 
 // A file-name-safe rendering of the id (the full id is in the Message-ID).
 std::string file_safe(std::string_view id) {
   std::string out;
-  for (char c : id.substr(0, 150)) out += (is_alnum(c) || c == '-' || c == '_' || c == '.') ? c : '_';
+  for (char c : id.substr(0, 150))
+    out += (is_alnum(c) || c == '-' || c == '_' || c == '.') ? c : '_';
   return out;
 }
 
@@ -556,7 +561,8 @@ void init_curl() {
   static std::once_flag once;
   std::call_once(once, [] {
     const CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    if (rc != CURLE_OK) throw mail_error(std::string("curl_global_init: ") + curl_easy_strerror(rc));
+    if (rc != CURLE_OK)
+      throw mail_error(std::string("curl_global_init: ") + curl_easy_strerror(rc));
   });
 }
 
@@ -638,9 +644,9 @@ void smtp_transport::send(const mail_message& message) {
   set(CURLOPT_NOSIGNAL, 1L);
   set(CURLOPT_TIMEOUT_MS, timeout_ms);
   set(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  set(CURLOPT_USE_SSL, static_cast<long>(config_.security == smtp_security::starttls
-                                             ? CURLUSESSL_ALL
-                                             : CURLUSESSL_NONE));
+  set(CURLOPT_USE_SSL,
+      static_cast<long>(config_.security == smtp_security::starttls ? CURLUSESSL_ALL
+                                                                    : CURLUSESSL_NONE));
   if (!config_.username.empty()) {
     set(CURLOPT_USERNAME, config_.username.c_str());
     set(CURLOPT_PASSWORD, config_.password.c_str());

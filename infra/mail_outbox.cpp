@@ -43,7 +43,7 @@ void ensure_schema(pqxx::connection& connection) {
   tx.commit();
 }
 
-bool enqueue(pqxx::work& tx, const mail_message& message) {
+bool enqueue(pqxx::dbtransaction& tx, const mail_message& message) {
   // Format once now, so that a message the dispatcher could never send fails the caller's
   // transaction instead of sitting in the outbox.
   (void)format_rfc5322(message, std::chrono::system_clock::now());
@@ -65,7 +65,7 @@ bool enqueue(pqxx::work& tx, const mail_message& message) {
   return true;
 }
 
-std::size_t erase_recipient(pqxx::work& tx, const std::string& address) {
+std::size_t erase_recipient(pqxx::dbtransaction& tx, const std::string& address) {
   // Unsent rows are given up rather than deleted, so that their ids still block a re-enqueue.
   const pqxx::result r = tx.exec_params(
       R"sql(
@@ -129,7 +129,9 @@ std::vector<std::pair<std::string, std::string>> parse_extra_headers(std::string
   return headers;
 }
 
-std::string field_text(const pqxx::field& f) { return f.is_null() ? std::string() : f.as<std::string>(); }
+std::string field_text(const pqxx::field& f) {
+  return f.is_null() ? std::string() : f.as<std::string>();
+}
 
 // first_retry * 2^(failures - 1), capped.
 std::chrono::milliseconds retry_delay(const mail_dispatcher_config& config, int failures) {

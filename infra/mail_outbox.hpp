@@ -27,15 +27,16 @@ inline constexpr const char* channel = "mail_outbox";
 /// Creates the mail_outbox table and its index if they do not exist.
 void ensure_schema(pqxx::connection& connection);
 
-/// Queues `message` in the caller's transaction and NOTIFYs the dispatchers on commit.
+/// Queues `message` in the caller's transaction (any real transaction: pqxx::work,
+/// serializable, a subtransaction) and NOTIFYs the dispatchers on commit.
 /// A message whose id is already queued (or sent) is ignored: a redelivered trigger never
 /// queues a second mail. Returns whether a row was inserted. Throws std::invalid_argument when
 /// the message cannot be formatted (so the caller's transaction fails, not the dispatcher).
-bool enqueue(pqxx::work& tx, const mail_message& message);
+bool enqueue(pqxx::dbtransaction& tx, const mail_message& message);
 
 /// For erasing a data subject: deletes the unsent mail to `address` and blanks the recipient
 /// and subject of the sent mail. Returns the number of rows affected.
-std::size_t erase_recipient(pqxx::work& tx, const std::string& address);
+std::size_t erase_recipient(pqxx::dbtransaction& tx, const std::string& address);
 
 }  // namespace mail_outbox
 
@@ -43,8 +44,8 @@ std::size_t erase_recipient(pqxx::work& tx, const std::string& address);
 struct mail_dispatcher_config {
   std::size_t batch_size = 10;  // rows claimed per transaction
   int max_attempts = 10;        // after this many failures the mail is given up
-  std::chrono::milliseconds first_retry{std::chrono::seconds(30)};  // doubled per failure...
-  std::chrono::milliseconds max_retry{std::chrono::hours(2)};       // ...up to this
+  std::chrono::milliseconds first_retry{std::chrono::seconds(30)};    // doubled per failure...
+  std::chrono::milliseconds max_retry{std::chrono::hours(2)};         // ...up to this
   std::chrono::milliseconds poll_interval{std::chrono::seconds(10)};  // fallback to NOTIFY
   std::chrono::milliseconds reconnect_delay{std::chrono::seconds(2)};
   /// Where the background thread reports a failure it will retry (lost connection); stderr

@@ -12,12 +12,7 @@
 using namespace coachd::gateway;
 
 namespace {
-boost::json::object load_document() {
-  std::ifstream in(COACHD_SOURCE_DIR "/gateway/openapi.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  return boost::json::parse(text.str()).as_object();
-}
+boost::json::object load_document() { return boost::json::parse(openapi_document()).as_object(); }
 
 std::string lower(std::string_view s) {
   std::string out(s);

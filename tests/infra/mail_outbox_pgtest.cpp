@@ -1,9 +1,7 @@
 #define BOOST_TEST_MODULE mail_outbox
-#include "infra/mail_outbox.hpp"
-
+#include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <chrono>
-#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "infra/mail_outbox.hpp"
 #include "tests/support/pg_test_db.hpp"
 
 using namespace coachd;
@@ -257,8 +256,9 @@ BOOST_AUTO_TEST_CASE(sent_message_keeps_its_message_id_and_creation_date) {
   BOOST_TEST(eml.find("Message-ID: <dated@coachd.local>\r\n") != std::string::npos);
   pqxx::nontransaction tx(connection);
   const std::string date =
-      tx.exec1("SELECT to_char(created_at AT TIME ZONE 'UTC', 'DD Mon YYYY HH24:MI:SS') "
-               "FROM mail_outbox")[0]
+      tx.exec1(
+            "SELECT to_char(created_at AT TIME ZONE 'UTC', 'DD Mon YYYY HH24:MI:SS') "
+            "FROM mail_outbox")[0]
           .as<std::string>();
   BOOST_TEST(eml.find(date + " +0000\r\n") != std::string::npos);
   BOOST_TEST(eml.find("Auto-Submitted: auto-generated\r\n") != std::string::npos);
@@ -349,10 +349,12 @@ BOOST_AUTO_TEST_CASE(gives_up_after_max_attempts_and_keeps_the_last_error) {
   config.first_retry = 1ms;
   config.max_retry = 5ms;
   mail_dispatcher dispatcher(db.conninfo(), transport, config);
-  BOOST_TEST(eventually([&] {
-    dispatcher.dispatch_once();
-    return row("doomed")["gave_up"].as<bool>();
-  }, 10s));
+  BOOST_TEST(eventually(
+      [&] {
+        dispatcher.dispatch_once();
+        return row("doomed")["gave_up"].as<bool>();
+      },
+      10s));
   std::this_thread::sleep_for(20ms);
   BOOST_TEST(dispatcher.dispatch_once() == 0u);
   const pqxx::row r = row("doomed");
@@ -419,8 +421,8 @@ BOOST_AUTO_TEST_CASE(background_dispatcher_reconnects_after_losing_its_connectio
     std::lock_guard lock(errors_mutex);
     errors.push_back(e);
   };
-  mail_dispatcher dispatcher(db.conninfo() + " application_name=mail_dispatcher_under_test",
-                             files, config);
+  mail_dispatcher dispatcher(db.conninfo() + " application_name=mail_dispatcher_under_test", files,
+                             config);
   dispatcher.start();
   enqueue({"before"});
   BOOST_TEST(eventually([&] { return count("sent_at IS NOT NULL") == 1; }));
@@ -437,8 +439,9 @@ BOOST_AUTO_TEST_CASE(background_dispatcher_reconnects_after_losing_its_connectio
   // Give it time to reconnect and LISTEN again before the NOTIFY.
   BOOST_TEST(eventually([&] {
     pqxx::nontransaction tx(connection);
-    return tx.exec1("SELECT count(*) FROM pg_stat_activity "
-                    "WHERE application_name = 'mail_dispatcher_under_test'")[0]
+    return tx.exec1(
+                 "SELECT count(*) FROM pg_stat_activity "
+                 "WHERE application_name = 'mail_dispatcher_under_test'")[0]
                .as<int>() == 1;
   }));
   std::this_thread::sleep_for(100ms);

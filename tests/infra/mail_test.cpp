@@ -289,7 +289,8 @@ class fake_smtp_server {
           current.recipients.push_back(line.substr(line.find(':') + 1));
           reply(fd, "250 OK");
         } else {
-          reply(fd, std::to_string(rcpt_reply_) + " 5.1.1 <nobody@example.com>: mailbox unavailable");
+          reply(fd,
+                std::to_string(rcpt_reply_) + " 5.1.1 <nobody@example.com>: mailbox unavailable");
         }
       } else if (verb == "DATA") {
         reply(fd, "354 end with <CRLF>.<CRLF>");
@@ -463,8 +464,8 @@ BOOST_AUTO_TEST_CASE(quoted_printable_body_decodes_to_the_original_text) {
 }
 
 BOOST_AUTO_TEST_CASE(random_utf8_bodies_round_trip_with_short_lines) {
-  const std::vector<std::string> pieces = {"a", " ", "  ", "\t", "=", ".", "\n", "\r\n",
-                                           "From ", "é", "€", "🎉", "你", "x=3D", "~", "0"};
+  const std::vector<std::string> pieces = {"a",     " ", "  ", "\t", "=",  ".",    "\n", "\r\n",
+                                           "From ", "é", "€",  "🎉",  "你", "x=3D", "~",  "0"};
   std::mt19937 rng(20240601);
   for (int round = 0; round < 300; ++round) {
     std::string body;
@@ -528,13 +529,13 @@ BOOST_AUTO_TEST_CASE(extra_headers_are_written_and_checked) {
   BOOST_TEST(m.header("Auto-Submitted") == "auto-generated");
   BOOST_TEST(m.header("List-Unsubscribe") == "<https://coachd.example/unsubscribe/abc>");
 
-  for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
-           {"Bcc", "someone@example.com"},
-           {"content-type", "text/html"},
-           {"Bad Name", "x"},
-           {"Bad:Name", "x"},
-           {"", "x"},
-           {"X-Note", "non-ascii é"}}) {
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{{"Bcc", "someone@example.com"},
+                                                        {"content-type", "text/html"},
+                                                        {"Bad Name", "x"},
+                                                        {"Bad:Name", "x"},
+                                                        {"", "x"},
+                                                        {"X-Note", "non-ascii é"}}) {
     mail_message bad = sample_message();
     bad.extra_headers = {{name, value}};
     BOOST_TEST_INFO(name);
