@@ -1,6 +1,7 @@
 #pragma once
 /// The client aggregate: one coach's client and the profile the coach keeps.
 
+#include <boost/describe/class.hpp>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,7 @@ struct client_state {
   std::string coach_id;
   std::string account_id;
 };
+BOOST_DESCRIBE_STRUCT(client_state, (), (exists, client_id, coach_id, account_id))
 
 namespace client {
 decision decide(const create_client_profile& c, const client_state& s);

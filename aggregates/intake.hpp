@@ -2,6 +2,8 @@
 /// The intake aggregate: a prospective client's request to work with a coach, and the coach's
 /// answer. Every rule about intakes is here.
 
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
 #include <optional>
 #include <string>
 
@@ -43,6 +45,7 @@ struct decline_intake {
 };
 
 enum class intake_status { none, pending, accepted, declined };
+BOOST_DESCRIBE_ENUM(intake_status, none, pending, accepted, declined)
 
 /// What an intake's decisions depend on.
 struct intake_state {
@@ -51,7 +54,10 @@ struct intake_state {
   std::string coach_id;
   personal name, email, goals, message;
   std::optional<personal> phone;
+  /// Whose key seals the personal fields in a snapshot.
+  std::string data_subject() const { return "intake:" + intake_id; }
 };
+BOOST_DESCRIBE_STRUCT(intake_state, (), (status, intake_id, coach_id, name, email, goals, message, phone))
 
 namespace intake {
 decision decide(const submit_intake& c, const intake_state& s);

@@ -10,13 +10,21 @@
 
 #include "aggregates/account.hpp"
 #include "aggregates/client.hpp"
+#include "aggregates/coach_schedule.hpp"
 #include "aggregates/intake.hpp"
 
 namespace coachd {
 
 /// Every command body coachd knows.
 using command_body = std::variant<submit_intake, accept_intake, decline_intake, register_account,
-                                  create_client_profile>;
+                                  verify_email, change_password, request_password_reset, enable_mfa,
+                                  disable_mfa, use_recovery_code, record_sign_in, record_sign_in_failure,
+                                  record_session_revoked,
+                                  create_client_profile,
+                                  // the coach schedule
+                                  set_availability, define_session_type, hold_slot, book_session,
+                                  reschedule_session, cancel_session, confirm_session,
+                                  complete_session, mark_no_show>;
 
 /// One command addressed to one stream.
 struct command {

@@ -9,7 +9,8 @@
 namespace coachd {
 
 /// The in-memory state of any one stream.
-using aggregate_state = std::variant<std::monostate, intake_state, account_state, client_state>;
+using aggregate_state =
+    std::variant<std::monostate, intake_state, account_state, client_state, coach_schedule_state>;
 
 /// Decides `body` against the stream's state (a stream of another aggregate type is refused).
 decision handle(const command_body& body, const aggregate_state& state);

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "commands/handler.hpp"
+#include "commands/snapshot.hpp"
 #include "events/partitioning.hpp"
 #include "infra/crypto.hpp"
 
@@ -19,10 +20,7 @@ std::string command_outcome::consistency_token() const {
 
 namespace {
 
-struct stream_record {
-  aggregate_state state;
-  std::int64_t version = 0;
-};
+using stream_record = stream_snapshot;
 
 struct pending_command {
   command cmd;
@@ -36,8 +34,11 @@ struct command_processor::worker {
   command_processor& owner;
   int partition;
   std::unique_ptr<partition_writer> writer;
-  std::unordered_map<std::string, stream_record> streams;
-  std::unordered_map<std::string, command_outcome> remembered;  // derived command id → outcome
+  partition_state held;  // streams and remembered derived command ids
+  std::unordered_map<std::string, stream_record>& streams = held.streams;
+  std::unordered_map<std::string, remembered_command>& remembered = held.remembered;
+  std::uint64_t events_since_snapshot = 0;
+  bool lost = false;
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<pending_command> queue;
@@ -48,11 +49,25 @@ struct command_processor::worker {
 
   worker(command_processor& o, int p) : owner(o), partition(p) {}
 
-  /// Takes the partition and folds every event in it into memory.
+  /// Takes the partition and folds every event in it into memory, starting from its snapshot
+  /// when there is a usable one.
   void rebuild() {
     writer = owner.log_.open_writer(partition);  // fences any earlier owner first
     const std::int64_t end = owner.log_.end_offset(partition);
-    auto reader = owner.log_.open_reader({{partition, 0}});
+    std::int64_t start = 0;
+    if (auto* store = owner.options_.snapshots; store != nullptr && owner.options_.keys != nullptr &&
+                                                snapshots_supported()) {
+      if (auto snapshot = store->load(partition); snapshot && snapshot->position <= end) {
+        if (auto decoded = decode_partition_state(snapshot->data, *owner.options_.keys)) {
+          held = std::move(*decoded);
+          start = snapshot->position;
+        } else {
+          std::fprintf(stderr, "coachd: partition %d: snapshot unusable (other state shapes); rebuilding from the log\n",
+                       partition);
+        }
+      }
+    }
+    auto reader = owner.log_.open_reader({{partition, start}});
     while (reader->position(partition) < end) {
       auto batch = reader->poll(std::chrono::milliseconds(200), 4096);
       for (const auto& stored : batch) {
@@ -66,12 +81,28 @@ struct command_processor::worker {
         record.version = stored.envelope.stream_version;
         if (is_derived_command_id(stored.envelope.command_id)) {
           remembered[stored.envelope.command_id] =
-              command_outcome{stored.envelope.subject, record.version, partition, stored.offset, true};
+              remembered_command{stored.envelope.subject, record.version, stored.offset};
         }
+        ++events_since_snapshot;
         owner.stats_.rebuilt_events.fetch_add(1, std::memory_order_relaxed);
       }
     }
     stream_count = streams.size();
+    if (events_since_snapshot >= owner.options_.snapshot_every) take_snapshot(reader->position(partition));
+  }
+
+  /// Stores the partition's state as of `position` (the next offset to read after it).
+  /// A failure is reported and costs only a longer rebuild next time.
+  void take_snapshot(std::int64_t position) {
+    auto* store = owner.options_.snapshots;
+    if (store == nullptr || owner.options_.keys == nullptr || !snapshots_supported()) return;
+    try {
+      store->save(partition_snapshot{partition, position, encode_partition_state(held, *owner.options_.keys)});
+      events_since_snapshot = 0;
+      owner.stats_.snapshots.fetch_add(1, std::memory_order_relaxed);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "coachd: partition %d: snapshot failed: %s\n", partition, e.what());
+    }
   }
 
   void run() {
@@ -89,7 +120,21 @@ struct command_processor::worker {
           queue.pop_front();
         }
       }
-      if (!process(batch)) break;
+      if (!process(batch)) {
+        lost = true;
+        break;
+      }
+      if (events_since_snapshot >= owner.options_.snapshot_every) {
+        take_snapshot(owner.log_.end_offset(partition));  // we are the only writer: all of it is ours
+      }
+    }
+    // A graceful stop leaves a snapshot, so the next start reads only what came after it.
+    if (!lost && events_since_snapshot > 0) {
+      try {
+        take_snapshot(owner.log_.end_offset(partition));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "coachd: partition %d: no snapshot at stop: %s\n", partition, e.what());
+      }
     }
     // Under the lock, so that submit() either queued before this (and is answered here) or
     // sees the worker gone; a fenced worker must not leave commands waiting until stop().
@@ -123,7 +168,8 @@ struct command_processor::worker {
       const command& cmd = batch[i].cmd;
       if (is_derived_command_id(cmd.id)) {
         if (auto it = remembered.find(cmd.id); it != remembered.end()) {
-          staging[i].answer = it->second;
+          staging[i].answer = command_outcome{it->second.stream, it->second.stream_version, partition,
+                                              it->second.offset, true};
           continue;
         }
         if (auto [it, fresh] = ids_in_batch.emplace(cmd.id, i); !fresh) {
@@ -216,11 +262,11 @@ struct command_processor::worker {
           command_outcome outcome{env.subject, env.stream_version, partition,
                                   appended.offsets[staging[i].last_event], false};
           if (is_derived_command_id(batch[i].cmd.id)) {
-            remembered[batch[i].cmd.id] = command_outcome{outcome.stream, outcome.stream_version,
-                                                          partition, outcome.offset, true};
+            remembered[batch[i].cmd.id] = remembered_command{outcome.stream, outcome.stream_version, outcome.offset};
           }
           staging[i].answer = outcome;
         }
+        events_since_snapshot += envelopes.size();
         owner.stats_.appends.fetch_add(1, std::memory_order_relaxed);
         owner.stats_.appended_events.fetch_add(envelopes.size(), std::memory_order_relaxed);
         if (owner.append_observer_) owner.append_observer_(commands_in_append, envelopes.size());

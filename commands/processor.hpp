@@ -32,8 +32,18 @@ struct command_outcome {
 using command_callback = std::function<void(result<command_outcome>)>;
 
 /// Tuning of the processor.
+class snapshot_store;
+class key_provider;
+
 struct processor_options {
   std::size_t max_batch = 512;  // commands per group commit
+  /// Where partition snapshots go (none: always rebuild from offset 0), and the keys that seal
+  /// the personal data inside them.
+  snapshot_store* snapshots = nullptr;
+  key_provider* keys = nullptr;
+  /// A partition is snapshotted after this many events since its last snapshot (checked
+  /// between batches and after a rebuild), and at a graceful stop.
+  std::uint64_t snapshot_every = 100000;
 };
 
 /// Counters the processor keeps (read by /metrics).
@@ -43,7 +53,8 @@ struct processor_stats {
   std::atomic<std::uint64_t> commands_replayed{0};
   std::atomic<std::uint64_t> appends{0};
   std::atomic<std::uint64_t> appended_events{0};
-  std::atomic<std::uint64_t> rebuilt_events{0};
+  std::atomic<std::uint64_t> rebuilt_events{0};  // events read at start (after any snapshot)
+  std::atomic<std::uint64_t> snapshots{0};
 };
 
 class command_processor {

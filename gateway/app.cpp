@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "commands/pg_snapshot_store.hpp"
 #include "commands/processor.hpp"
 #include "events/codec.hpp"
 #include "gateway/auth.hpp"
@@ -25,10 +26,14 @@
 #include "infra/pg_key_store.hpp"
 #include "infra/pg_pool.hpp"
 #include "projections/accounts_projector.hpp"
+#include "projections/identity_projector.hpp"
+#include "projections/identity_queries.hpp"
 #include "projections/client_queries.hpp"
 #include "projections/clients_projector.hpp"
 #include "projections/intake_queries.hpp"
 #include "projections/intakes_projector.hpp"
+#include "projections/session_queries.hpp"
+#include "projections/sessions_projector.hpp"
 #include "projections/migrations.hpp"
 #include "projections/onboarding.hpp"
 #include "projections/runner.hpp"
@@ -84,10 +89,13 @@ struct app::impl final : onboarding_commands {
   std::unique_ptr<event_log> log;
   std::unique_ptr<pg_key_store> keys;
   std::unique_ptr<event_codec> codec;
+  std::unique_ptr<pg_snapshot_store> snapshots;
   std::unique_ptr<command_processor> processor;
   accounts_projector accounts;
   intakes_projector intakes;
+  sessions_projector sessions;  // scheduling
   clients_projector clients;
+  identity_projector identity;  // credentials + audit trail (issue 3)
   std::unique_ptr<onboarding_process> onboarding;
   std::vector<std::unique_ptr<projection_runner>> runners;
   std::unique_ptr<mail_transport> transport;
@@ -243,7 +251,12 @@ struct app::impl final : onboarding_commands {
     keys = std::make_unique<pg_key_store>(config.pg);
     keys->preload_all();
     codec = std::make_unique<event_codec>(*keys);
-    processor = std::make_unique<command_processor>(*log, *codec);
+    snapshots = std::make_unique<pg_snapshot_store>(
+        config.pg, config.event_log == "postgres" ? "postgres" : "kafka:" + config.kafka_topic);
+    processor_options options;
+    options.snapshots = snapshots.get();
+    options.keys = keys.get();
+    processor = std::make_unique<command_processor>(*log, *codec, options);
     svc.settings.secure_cookies = config.secure_cookies;
     svc.settings.consistency_wait = config.consistency_wait;
     svc.settings.portal_url = config.portal_url;
@@ -253,12 +266,15 @@ struct app::impl final : onboarding_commands {
                                      [](pqxx::connection_base& c) {
                                        prepare_intake_queries(c);
                                        prepare_client_queries(c);
+                                       prepare_session_queries(c);
+                                       prepare_identity_queries(c);
                                      });
     svc.pool = pool.get();
     if (config.run_commands) processor->start();
     onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
     if (config.run_projectors) {
-      for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get()}) {
+      for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get(), &identity,
+                                                                      &sessions}) {
         runners.push_back(std::make_unique<projection_runner>(*log, *codec, config.pg, *p));
         svc.runners[p->name()] = runners.back().get();
       }
@@ -319,9 +335,10 @@ std::string app::seed_demo_accounts() {
     const char* role;
   };
   const demo demos[] = {{"coach@example.com", "coach-demo-pass-2026", "Casey Coach", "coach"},
-                        {"client@example.com", "client-demo-pass-2026", "Riley Client", "client"}};
+                        {"client@example.com", "client-demo-pass-2026", "Riley Client", "client"},
+                        {"admin@example.com", "admin-demo-pass-2026", "Ada Admin", "admin"}};
   std::string lines;
-  std::string ids[2];
+  std::string ids[3];
   std::vector<command_outcome> written;
   int i = 0;
   for (const auto& d : demos) {

@@ -12,16 +12,16 @@ namespace http = boost::beast::http;
 
 new_session create_session(pqxx::connection_base& connection, const gateway_settings& settings,
                            const std::string& account_id, const std::string& role,
-                           const std::string& user_agent) {
-  new_session s{random_token(32), random_token(24), ""};
+                           const std::string& user_agent, const std::string& ip_address) {
+  new_session s{random_token(32), random_token(24), "", new_uuid()};
   const auto now = now_utc();
   s.expires_at = format_rfc3339(now + std::chrono::duration_cast<std::chrono::milliseconds>(settings.session_absolute));
   pqxx::work tx(connection);
   tx.exec_params(
       "INSERT INTO auth_sessions (token_hash, account_id, role, csrf_token, user_agent, created_at, "
-      "last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $7)",
+      "last_seen_at, expires_at, session_id, ip_address) VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
       token_hash_hex(s.token), account_id, role, s.csrf_token, user_agent.substr(0, 512), format_rfc3339(now),
-      s.expires_at);
+      s.expires_at, s.session_id, ip_address);
   tx.commit();
   return s;
 }
@@ -107,12 +107,13 @@ before_hook make_auth_hook(services& s) {
         auto rows = tx.exec_params(
             "UPDATE auth_sessions SET last_seen_at = CASE WHEN last_seen_at < now() - interval '1 minute' "
             "THEN now() ELSE last_seen_at END WHERE token_hash = $1 AND expires_at > now() "
-            "AND last_seen_at > now() - make_interval(secs => $2) RETURNING account_id::text, role, csrf_token",
+            "AND last_seen_at > now() - make_interval(secs => $2) "
+            "RETURNING account_id::text, role, csrf_token, session_id::text",
             hash, idle);
         tx.commit();
         if (rows.empty()) return std::nullopt;
         return principal{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), hash,
-                         rows[0][2].as<std::string>(), false};
+                         rows[0][2].as<std::string>(), false, rows[0][3].as<std::string>()};
       });
       if (found) {
         found->via_cookie = token->second;

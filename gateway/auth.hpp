@@ -18,6 +18,7 @@ struct principal {
   std::string token_hash;
   std::string csrf_token;
   bool via_cookie = false;
+  std::string session_id;  // the public id of the session (GET /api/v1/auth/sessions)
   /// "account:<id>", the actor recorded on events.
   std::string actor() const { return "account:" + account_id; }
 };
@@ -27,11 +28,12 @@ inline constexpr const char* session_cookie = "coachd_session";
 
 /// A new session for an account; returns the token (shown once) and the CSRF token.
 struct new_session {
-  std::string token, csrf_token, expires_at;
+  std::string token, csrf_token, expires_at, session_id;
 };
+/// Tokens are 256-bit random and stored only as their BLAKE2b-256 hash.
 new_session create_session(pqxx::connection_base& connection, const gateway_settings& settings,
                            const std::string& account_id, const std::string& role,
-                           const std::string& user_agent);
+                           const std::string& user_agent, const std::string& ip_address = "");
 
 /// The Set-Cookie value for a session token (or for clearing it when token is empty).
 std::string session_cookie_header(const gateway_settings& settings, const std::string& token);

@@ -37,6 +37,13 @@ struct route_spec {
   std::string summary;
   access required = access::anonymous;
   bool mutating = false;
+  /// Whose data the route touches, for the authorization matrix (tests/e2e/
+  /// authorization_matrix_e2etest.cpp), which fails for a route that leaves it empty:
+  ///   "public"        nothing of any one caller (health, the OpenAPI document, sign-in);
+  ///   "caller"        only the caller's own data (lists scoped to the caller, /me, sessions);
+  ///   "<kind>:<param>" the path parameter <param> names a <kind> ("intake:id", "client:id",
+  ///                   "coach:coach") that must belong to the caller; anyone else gets 404.
+  std::string scope = {};
 };
 
 /// Everything a handler (and the `before` hook) gets to see about one request.

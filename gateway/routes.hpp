@@ -14,6 +14,9 @@ void add_auth_routes(router& r, services& s);
 void add_intake_routes(router& r, services& s);
 /// A coach's clients.
 void add_client_routes(router& r, services& s);
+/// Scheduling: availability, session types, slots, holds, booking, the session lifecycle,
+/// session lists, .ics, time-zone preference.
+void add_schedule_routes(router& r, services& s);
 
 /// The OpenAPI document: gateway/openapi/*.json merged ($COACHD_OPENAPI_DIR overrides the
 /// directory). Throws when a fragment is unreadable or two fragments describe the same path.

@@ -1,0 +1,115 @@
+-- wrk script for coachd's benchmark: replays requests from a file and reports one JSON line.
+--
+--   wrk -s bench/requests.lua ... -- FILE [RATE]
+--
+-- FILE has one request a line: METHOD <TAB> PATH <TAB> BEARER-TOKEN-or-"-" <TAB> BODY-or-"-".
+-- Thread i of n takes lines i, i+n, i+2n, … so no two connections send the same line (a booking
+-- slot or an idempotency key is used once); a thread that runs out of lines starts over, and
+-- done() reports `wrapped` so the caller can tell that requests were repeated.
+--
+-- RATE (optional, requests/s for the whole run) paces each thread on a fixed schedule
+-- (clock_gettime through LuaJIT's ffi): delay() returns the time until the thread's next slot.
+-- wrk starts its latency clock when a request is written, so pacing time is not counted.
+--
+-- done() prints `BENCH_JSON {…}`: completed requests, errors by kind (wrk counts every status
+-- above 399 as a status error), duration, latency percentiles in microseconds.
+
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef long time_t;
+  typedef struct { time_t tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+
+local threads = {}
+local counter = 0
+
+function setup(thread)
+  thread:set("thread_index", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+
+local requests = {}
+local next_index = 1
+local interval_ms = nil
+local next_slot = nil
+wrapped = 0
+
+local function split(line)
+  local out = {}
+  for field in (line .. "\t"):gmatch("([^\t]*)\t") do table.insert(out, field) end
+  return out
+end
+
+function init(args)
+  local file = args[1]
+  local rate = tonumber(args[2] or "")
+  local nthreads = tonumber(args[3] or "1")
+  local i = 0
+  for line in io.lines(file) do
+    if line ~= "" then
+      if i % nthreads == thread_index then
+        local f = split(line)
+        local headers = {}
+        if f[3] ~= nil and f[3] ~= "-" and f[3] ~= "" then headers["Authorization"] = "Bearer " .. f[3] end
+        local body = nil
+        if f[4] ~= nil and f[4] ~= "-" and f[4] ~= "" then
+          body = f[4]
+          headers["Content-Type"] = "application/json"
+        end
+        table.insert(requests, wrk.format(f[1], f[2], headers, body))
+      end
+      i = i + 1
+    end
+  end
+  if #requests == 0 then error("requests.lua: no request for thread " .. thread_index .. " in " .. file) end
+  if rate and rate > 0 then interval_ms = 1000.0 * nthreads / rate end
+end
+
+function delay()
+  if interval_ms == nil then return 0 end
+  local now = now_ms()
+  if next_slot == nil then next_slot = now end
+  next_slot = next_slot + interval_ms
+  local wait = next_slot - now
+  if wait < 0 then
+    -- Behind schedule: do not burst to catch up, start the schedule over from now.
+    next_slot = now
+    return 0
+  end
+  return math.floor(wait)
+end
+
+function request()
+  local r = requests[next_index]
+  next_index = next_index + 1
+  if next_index > #requests then
+    next_index = 1
+    wrapped = wrapped + 1
+  end
+  return r
+end
+
+function done(summary, latency, requests_stat)
+  local total_wrapped = 0
+  for _, t in ipairs(threads) do total_wrapped = total_wrapped + (t:get("wrapped") or 0) end
+  local e = summary.errors
+  local parts = {
+    string.format('"requests":%d', summary.requests),
+    string.format('"duration_us":%d', summary.duration),
+    string.format('"bytes":%d', summary.bytes),
+    string.format('"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}',
+      e.connect, e.read, e.write, e.status, e.timeout),
+    string.format('"latency_us":{"mean":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p999":%d}',
+      latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
+      latency:percentile(99), latency:percentile(99.9)),
+    string.format('"wrapped":%d', total_wrapped),
+  }
+  io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
+end

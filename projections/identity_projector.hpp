@@ -1,0 +1,19 @@
+#pragma once
+/// The identity read models: what sign-in checks besides the `accounts` row (password hash as
+/// last changed, e-mail verified, TOTP secret and unused recovery-code hashes; table
+/// `account_credentials`) and the security audit trail (table `audit_events`), both from the
+/// account events.
+
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+class identity_projector final : public projector {
+ public:
+  std::string name() const override { return "identity"; }
+  std::vector<std::string> tables() const override { return {"account_credentials", "audit_events"}; }
+  void prepare(pqxx::connection_base& connection) override;
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+};
+
+}  // namespace coachd

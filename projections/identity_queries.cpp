@@ -1,0 +1,43 @@
+#include "projections/identity_queries.hpp"
+
+namespace coachd {
+
+void prepare_identity_queries(pqxx::connection_base& connection) {
+  // One statement for every filter combination: each condition is off when its parameter is
+  // null; the planner picks audit_events_by_account / _by_type / _by_time.
+  connection.prepare("identity_audit_list",
+                     "SELECT event_id, type, account_id::text, "
+                     "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), details::text "
+                     "FROM audit_events WHERE ($1::uuid IS NULL OR account_id = $1::uuid) "
+                     "AND ($2::text IS NULL OR type = $2) "
+                     "AND ($3::timestamptz IS NULL OR occurred_at >= $3::timestamptz) "
+                     "AND ($4::timestamptz IS NULL OR occurred_at < $4::timestamptz) "
+                     "AND ($5::timestamptz IS NULL OR (occurred_at, event_id) < ($5::timestamptz, $6::text)) "
+                     "ORDER BY occurred_at DESC, event_id DESC LIMIT $7");
+}
+
+result<page<audit_entry>> list_audit(pqxx::connection_base& connection, const audit_filter& filter) {
+  std::optional<std::string> after_time, after_id;
+  if (filter.cursor) {
+    auto decoded = decode_cursor(*filter.cursor);
+    if (!decoded) return make_error(errc::invalid, "cursor is not one this API returned", {"cursor"});
+    after_time = decoded->first;
+    after_id = decoded->second;
+  }
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared("identity_audit_list", filter.account_id, filter.type, filter.since, filter.until,
+                               after_time, after_id, filter.limit + 1);
+  page<audit_entry> out;
+  for (const auto& row : rows) {
+    if (static_cast<int>(out.items.size()) == filter.limit) {
+      const auto& last = out.items.back();
+      out.next_cursor = encode_cursor(last.occurred_at, last.event_id);
+      break;
+    }
+    out.items.push_back(audit_entry{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                                    row[3].as<std::string>(), row[4].as<std::string>()});
+  }
+  return out;
+}
+
+}  // namespace coachd

@@ -1,0 +1,206 @@
+#include "projections/session_queries.hpp"
+
+namespace coachd {
+
+namespace {
+
+constexpr const char* rfc3339 = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
+
+std::string iso(const std::string& column) {
+  return "to_char(" + column + " AT TIME ZONE 'UTC', " + rfc3339 + ")";
+}
+
+std::string session_columns() {
+  return "session_id::text, coach_id::text, client_account_id::text, session_type_id::text, title, " + iso("start_at") +
+         ", " + iso("end_at") + ", location, status, sequence, late_cancellation, " + iso("booked_at") + ", " +
+         iso("updated_at");
+}
+
+constexpr const char* type_columns =
+    "coach_id::text, session_type_id::text, name, duration_minutes, buffer_before_minutes, buffer_after_minutes, "
+    "min_notice_minutes, horizon_days, slot_interval_minutes, price_cents, currency, location, "
+    "(extract(epoch FROM defined_at) * 1000)::bigint";
+
+session_view to_session(const pqxx::row& r) {
+  session_view v;
+  v.session_id = r[0].as<std::string>();
+  v.coach_id = r[1].as<std::string>();
+  v.client_account_id = r[2].as<std::string>();
+  if (!r[3].is_null()) v.session_type_id = r[3].as<std::string>();
+  v.title = r[4].as<std::string>();
+  v.start_at = r[5].as<std::string>();
+  v.end_at = r[6].as<std::string>();
+  v.location = r[7].as<std::string>();
+  v.status = r[8].as<std::string>();
+  v.sequence = r[9].as<std::int64_t>();
+  v.late_cancellation = r[10].as<bool>();
+  v.booked_at = r[11].as<std::string>();
+  v.updated_at = r[12].as<std::string>();
+  return v;
+}
+
+timestamp from_millis(const pqxx::field& f) { return timestamp(std::chrono::milliseconds(f.as<std::int64_t>())); }
+
+session_type_defined to_type(const pqxx::row& r) {
+  session_type_defined t;
+  t.coach_id = r[0].as<std::string>();
+  t.session_type_id = r[1].as<std::string>();
+  t.name = r[2].as<std::string>();
+  t.duration_minutes = r[3].as<std::int64_t>();
+  t.buffer_before_minutes = r[4].as<std::int64_t>();
+  t.buffer_after_minutes = r[5].as<std::int64_t>();
+  t.min_notice_minutes = r[6].as<std::int64_t>();
+  t.horizon_days = r[7].as<std::int64_t>();
+  t.slot_interval_minutes = r[8].as<std::int64_t>();
+  t.price_cents = r[9].as<std::int64_t>();
+  t.currency = r[10].as<std::string>();
+  t.location = r[11].as<std::string>();
+  t.defined_at = from_millis(r[12]);
+  return t;
+}
+
+/// Our text[] elements never hold a line break, so array_to_string with "\n" is lossless.
+std::vector<std::string> lines(const pqxx::field& f) {
+  std::vector<std::string> out;
+  const std::string text = f.as<std::string>();
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto nl = text.find('\n', start);
+    if (nl == std::string::npos) nl = text.size();
+    out.push_back(text.substr(start, nl - start));
+    start = nl + 1;
+  }
+  return out;
+}
+
+std::string millis_text(timestamp t) { return format_rfc3339(t); }
+
+}  // namespace
+
+void prepare_session_queries(pqxx::connection_base& c) {
+  c.prepare("schedule_availability_find",
+            "SELECT coach_id::text, time_zone, array_to_string(weekly, E'\\n'), array_to_string(overrides, E'\\n'), "
+            "array_to_string(blackouts, E'\\n'), max_sessions_per_day, max_sessions_per_week, "
+            "cancellation_notice_minutes, late_cancellation, (extract(epoch FROM updated_at) * 1000)::bigint "
+            "FROM schedule_availability WHERE coach_id = $1");
+  c.prepare("session_types_list",
+            std::string("SELECT ") + type_columns + " FROM session_types WHERE coach_id = $1 ORDER BY name, session_type_id");
+  c.prepare("session_types_find",
+            std::string("SELECT ") + type_columns + " FROM session_types WHERE coach_id = $1 AND session_type_id = $2");
+  c.prepare("schedule_busy",
+            "SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM end_at) * 1000)::bigint, "
+            "buffer_before_minutes, buffer_after_minutes, true FROM sessions "
+            "WHERE coach_id = $1 AND status <> 'cancelled' AND start_at < $3 AND end_at > $2 "
+            "UNION ALL SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM end_at) * 1000)::bigint, "
+            "buffer_before_minutes, buffer_after_minutes, false FROM slot_holds WHERE coach_id = $1 AND expires_at > $4");
+  c.prepare("sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1");
+  for (const std::string who : {"coach_id", "client_account_id"}) {
+    const std::string base = "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
+    c.prepare("sessions_list_" + who + "_upcoming",
+              base + "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
+                     "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, session_id LIMIT $5");
+    c.prepare("sessions_list_" + who + "_past",
+              base + "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
+                     "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, session_id DESC LIMIT $5");
+    c.prepare("sessions_list_" + who + "_cancelled",
+              base + "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
+                     "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, session_id DESC LIMIT $5");
+  }
+  c.prepare("preferences_find", "SELECT timezone FROM account_preferences WHERE account_id = $1");
+  c.prepare("preferences_set",
+            "INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, $2, now()) "
+            "ON CONFLICT (account_id) DO UPDATE SET timezone = EXCLUDED.timezone, updated_at = EXCLUDED.updated_at");
+}
+
+std::optional<availability_set> find_availability(pqxx::connection_base& connection, const std::string& coach_id) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared("schedule_availability_find", coach_id);
+  if (rows.empty()) return std::nullopt;
+  const auto& r = rows[0];
+  availability_set a;
+  a.coach_id = r[0].as<std::string>();
+  a.time_zone = r[1].as<std::string>();
+  a.weekly = lines(r[2]);
+  a.overrides = lines(r[3]);
+  a.blackouts = lines(r[4]);
+  a.max_sessions_per_day = r[5].as<std::int64_t>();
+  a.max_sessions_per_week = r[6].as<std::int64_t>();
+  a.cancellation_notice_minutes = r[7].as<std::int64_t>();
+  a.late_cancellation = r[8].as<std::string>();
+  a.set_at = from_millis(r[9]);
+  return a;
+}
+
+std::vector<session_type_defined> list_session_types(pqxx::connection_base& connection, const std::string& coach_id) {
+  pqxx::read_transaction tx(connection);
+  std::vector<session_type_defined> out;
+  for (const auto& r : tx.exec_prepared("session_types_list", coach_id)) out.push_back(to_type(r));
+  return out;
+}
+
+std::optional<session_type_defined> find_session_type(pqxx::connection_base& connection, const std::string& coach_id,
+                                                      const std::string& session_type_id) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared("session_types_find", coach_id, session_type_id);
+  if (rows.empty()) return std::nullopt;
+  return to_type(rows[0]);
+}
+
+std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std::string& coach_id, timestamp from,
+                                   timestamp to, timestamp now) {
+  pqxx::read_transaction tx(connection);
+  std::vector<busy_row> out;
+  for (const auto& r : tx.exec_prepared("schedule_busy", coach_id, millis_text(from), millis_text(to), millis_text(now))) {
+    out.push_back({from_millis(r[0]), from_millis(r[1]), r[2].as<std::int64_t>(), r[3].as<std::int64_t>(), r[4].as<bool>()});
+  }
+  return out;
+}
+
+std::optional<session_view> find_session(pqxx::connection_base& connection, const std::string& session_id) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared("sessions_find", session_id);
+  if (rows.empty()) return std::nullopt;
+  return to_session(rows[0]);
+}
+
+result<page<session_view>> list_sessions(pqxx::connection_base& connection, const std::string& account_id,
+                                         bool as_coach, const std::string& view, timestamp now,
+                                         const std::optional<std::string>& cursor, int limit) {
+  std::optional<std::string> after_time, after_id;
+  if (cursor) {
+    auto decoded = decode_cursor(*cursor);
+    if (!decoded) return make_error(errc::invalid, "cursor is not one this API returned", {"cursor"});
+    after_time = decoded->first;
+    after_id = decoded->second;
+  }
+  const std::string statement =
+      std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared(statement, account_id, millis_text(now), after_time, after_id, limit + 1);
+  page<session_view> out;
+  for (const auto& row : rows) {
+    if (static_cast<int>(out.items.size()) == limit) {
+      const auto& last = out.items.back();
+      out.next_cursor = encode_cursor(last.start_at, last.session_id);
+      break;
+    }
+    out.items.push_back(to_session(row));
+  }
+  return out;
+}
+
+std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection, const std::string& account_id) {
+  pqxx::read_transaction tx(connection);
+  auto rows = tx.exec_prepared("preferences_find", account_id);
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+void set_timezone_preference(pqxx::connection_base& connection, const std::string& account_id,
+                             const std::string& timezone) {
+  pqxx::work tx(connection);
+  tx.exec_prepared("preferences_set", account_id, timezone);
+  tx.commit();
+}
+
+}  // namespace coachd

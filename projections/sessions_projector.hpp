@@ -1,0 +1,19 @@
+#pragma once
+/// The scheduling read model (projector "sessions"): each coach's availability settings,
+/// session types, active holds and sessions, as the slots query and the session lists need them.
+
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+class sessions_projector final : public projector {
+ public:
+  std::string name() const override { return "sessions"; }
+  std::vector<std::string> tables() const override {
+    return {"schedule_availability", "session_types", "slot_holds", "sessions"};
+  }
+  void prepare(pqxx::connection_base& connection) override;
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+};
+
+}  // namespace coachd
