@@ -32,6 +32,7 @@
 #include "projections/clients_projector.hpp"
 #include "projections/intake_queries.hpp"
 #include "projections/intakes_projector.hpp"
+#include "projections/reminders.hpp"
 #include "projections/session_queries.hpp"
 #include "projections/sessions_projector.hpp"
 #include "projections/migrations.hpp"
@@ -94,6 +95,8 @@ struct app::impl final : onboarding_commands {
   accounts_projector accounts;
   intakes_projector intakes;
   sessions_projector sessions;  // scheduling
+  reminders_projector reminders;  // scheduling: due session reminders
+  std::unique_ptr<reminder_dispatcher> reminder_sender;
   clients_projector clients;
   identity_projector identity;  // credentials + audit trail (issue 3)
   std::unique_ptr<onboarding_process> onboarding;
@@ -274,13 +277,17 @@ struct app::impl final : onboarding_commands {
     onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
     if (config.run_projectors) {
       for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get(), &identity,
-                                                                      &sessions}) {
+                                                                      &sessions, &reminders}) {
         runners.push_back(std::make_unique<projection_runner>(*log, *codec, config.pg, *p));
         svc.runners[p->name()] = runners.back().get();
       }
       for (auto& r : runners) r->start();
       open_mail();
       dispatcher->start();
+      reminder_sender = std::make_unique<reminder_dispatcher>(
+          config.pg, reminder_options{std::chrono::minutes(24 * 60), config.mail_from, config.portal_url,
+                                       std::chrono::milliseconds(1000)});
+      reminder_sender->start();
     }
     register_metrics();
     if (config.run_gateway) {
@@ -304,6 +311,7 @@ struct app::impl final : onboarding_commands {
     }
     io_threads.clear();
     for (auto& r : runners) r->stop();
+    if (reminder_sender) reminder_sender->stop();
     if (dispatcher) dispatcher->stop();
     if (processor) processor->stop();
     if (pool) pool->stop();

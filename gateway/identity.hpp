@@ -54,10 +54,10 @@ response too_many_requests(const request_context& ctx, std::chrono::seconds retr
 /// The account of a signed-in caller or of an address, as the read models know it.
 struct account_record {
   std::string account_id, role, email, display_name;
-  std::optional<std::string> password_hash;  // the newest (credentials first)
+  std::optional<std::string> password_hash = {};  // the newest (credentials first)
   bool email_verified = false;
   bool mfa_enabled = false;
-  std::optional<std::string> totp_secret;
+  std::optional<std::string> totp_secret = {};
 };
 std::optional<account_record> find_account(pqxx::connection_base& c, bool by_email, const std::string& key);
 

@@ -253,7 +253,7 @@ result<define_session_type> session_type_command(const json_fields& in, const st
   c.rules.buffer_before = minutes{in.find_integer("buffer_before_minutes").value_or(0)};
   c.rules.buffer_after = minutes{in.find_integer("buffer_after_minutes").value_or(0)};
   c.rules.min_notice = minutes{in.find_integer("min_notice_minutes").value_or(0)};
-  c.rules.horizon = date::days{in.find_integer("horizon_days").value_or(60)};
+  c.rules.horizon = std::chrono::days{in.find_integer("horizon_days").value_or(60)};
   c.rules.slot_interval = minutes{in.find_integer("slot_interval_minutes").value_or(c.rules.duration.count())};
   c.price_cents = in.find_integer("price_cents").value_or(0);
   if (const auto* v = in.find_string("currency")) c.currency = *v;

@@ -46,7 +46,8 @@ void sessions_projector::prepare(pqxx::connection_base& c) {
   c.prepare("sessions_hold",
             "INSERT INTO slot_holds (hold_id, coach_id, session_type_id, held_by, start_at, end_at, "
             "buffer_before_minutes, buffer_after_minutes, expires_at) "
-            "SELECT $1, $2, $3, $4, $5, $6, COALESCE(t.buffer_before_minutes, 0), COALESCE(t.buffer_after_minutes, 0), $7 "
+            "SELECT $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::timestamptz, $6::timestamptz, "
+            "COALESCE(t.buffer_before_minutes, 0), COALESCE(t.buffer_after_minutes, 0), $7::timestamptz "
             "FROM (SELECT 1) one LEFT JOIN session_types t ON t.session_type_id = $3 "
             "ON CONFLICT (hold_id) DO NOTHING");
   // Expired holds are pruned as time (carried by events) passes.

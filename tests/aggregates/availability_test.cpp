@@ -230,7 +230,7 @@ BOOST_AUTO_TEST_CASE(buffers_stack) {
   auto t = type_of(60, 30);
   t.buffer_before = minutes{15};
   // An existing 10:00-11:00 session with a 15-minute after-buffer.
-  const std::vector<busy_interval> busy{{at("2026-06-04T10:00:00Z"), at("2026-06-04T11:00:00Z"), minutes{0}, minutes{15}}};
+  const std::vector<busy_interval> busy{{at("2026-06-04T10:00:00Z"), at("2026-06-04T11:00:00Z"), minutes{0}, minutes{15}, true}};
   const auto now = at("2026-06-01T00:00:00Z");
   BOOST_TEST((check_slot(r, t, busy, at("2026-06-04T11:00:00Z"), now) == slot_refusal::overlap));
   BOOST_TEST(!check_slot(r, t, busy, at("2026-06-04T11:30:00Z"), now).has_value());
@@ -240,7 +240,7 @@ BOOST_AUTO_TEST_CASE(buffers_stack) {
   BOOST_TEST(!check_slot(r, t, busy, at("2026-06-04T11:30:00Z"), now).has_value());
   // Before it: the new session's after-buffer against the existing one's before-buffer.
   t.buffer_after = minutes{10};
-  const std::vector<busy_interval> busy2{{at("2026-06-04T10:00:00Z"), at("2026-06-04T11:00:00Z"), minutes{5}, minutes{0}}};
+  const std::vector<busy_interval> busy2{{at("2026-06-04T10:00:00Z"), at("2026-06-04T11:00:00Z"), minutes{5}, minutes{0}, true}};
   BOOST_TEST((check_slot(r, t, busy2, at("2026-06-04T08:45:00Z"), now) == slot_refusal::overlap));
   BOOST_TEST(!check_slot(r, t, busy2, at("2026-06-04T08:45:00Z") - minutes{15}, now).has_value());
   // Slots around the session show the same rule.
@@ -255,7 +255,7 @@ BOOST_AUTO_TEST_CASE(limits_count_in_the_coach_zone) {
   const auto t = type_of(30, 30);
   const auto now = at("2026-05-01T00:00:00Z");
   // 2026-06-01T20:00Z is 2 June 01:30 in Kolkata: it fills 2 June, not 1 June.
-  const std::vector<busy_interval> busy{{at("2026-06-01T20:00:00Z"), at("2026-06-01T20:30:00Z")}};
+  const std::vector<busy_interval> busy{{at("2026-06-01T20:00:00Z"), at("2026-06-01T20:30:00Z"), minutes{0}, minutes{0}, true}};
   BOOST_TEST(!check_slot(r, t, busy, at("2026-06-01T12:00:00Z"), now).has_value());  // 1 June 17:30 IST
   BOOST_TEST((check_slot(r, t, busy, at("2026-06-02T12:00:00Z"), now) == slot_refusal::daily_limit));
   r.max_per_day = 0;

@@ -1,0 +1,126 @@
+#include "projections/reminders.hpp"
+
+#include <iostream>
+
+#include "infra/crypto.hpp"
+#include "infra/mail_outbox.hpp"
+
+namespace coachd {
+
+void reminders_projector::prepare(pqxx::connection_base& c) {
+  c.prepare("reminders_booked",
+            "INSERT INTO session_reminders (session_id, coach_id, client_account_id, session_start, sequence, due_at) "
+            "VALUES ($1, $2, $3, $4::timestamptz, 0, $4::timestamptz - make_interval(mins => $5)) "
+            "ON CONFLICT (session_id) DO NOTHING");
+  // A new time is a new reminder: due again, unsent (whether or not the old one went out).
+  c.prepare("reminders_rescheduled",
+            "UPDATE session_reminders SET session_start = $2::timestamptz, sequence = $3, "
+            "due_at = $2::timestamptz - make_interval(mins => $4), sent_at = NULL WHERE session_id = $1");
+  c.prepare("reminders_removed", "DELETE FROM session_reminders WHERE session_id = $1");
+}
+
+void reminders_projector::apply(pqxx::work& tx, const stored_event&, const domain_event& event) {
+  const int lead = static_cast<int>(options_.lead.count());
+  if (const auto* e = std::get_if<session_booked>(&event)) {
+    tx.exec_prepared("reminders_booked", e->session_id, e->coach_id, e->client_account_id, format_rfc3339(e->start),
+                     lead);
+  } else if (const auto* e = std::get_if<session_rescheduled>(&event)) {
+    tx.exec_prepared("reminders_rescheduled", e->session_id, format_rfc3339(e->start), e->sequence, lead);
+  } else if (const auto* e = std::get_if<session_cancelled>(&event)) {
+    tx.exec_prepared("reminders_removed", e->session_id);
+  } else if (const auto* e = std::get_if<session_completed>(&event)) {
+    tx.exec_prepared("reminders_removed", e->session_id);
+  } else if (const auto* e = std::get_if<session_no_show_marked>(&event)) {
+    tx.exec_prepared("reminders_removed", e->session_id);
+  }
+}
+
+reminder_dispatcher::reminder_dispatcher(std::string conninfo, reminder_options options)
+    : conninfo_(std::move(conninfo)), options_(std::move(options)) {}
+
+reminder_dispatcher::~reminder_dispatcher() { stop(); }
+
+void reminder_dispatcher::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void reminder_dispatcher::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t reminder_dispatcher::dispatch_once() {
+  pqxx::connection c(conninfo_);
+  return dispatch(c);
+}
+
+std::size_t reminder_dispatcher::dispatch(pqxx::connection& connection) {
+  pqxx::work tx(connection);
+  // Due and unsent, for sessions that have not started; claimed so that concurrent
+  // dispatchers skip them.
+  auto due = tx.exec(
+      "SELECT r.session_id::text, r.sequence, r.client_account_id::text, a.email, a.display_name, "
+      "COALESCE(s.title, 'Session'), to_char(r.session_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'), "
+      "COALESCE(s.location, ''), COALESCE(p.timezone, 'UTC'), "
+      "to_char(r.session_start AT TIME ZONE COALESCE(p.timezone, 'UTC'), 'YYYY-MM-DD HH24:MI') "
+      "FROM session_reminders r "
+      "LEFT JOIN accounts a ON a.account_id = r.client_account_id "
+      "LEFT JOIN sessions s ON s.session_id = r.session_id "
+      "LEFT JOIN account_preferences p ON p.account_id = r.client_account_id "
+      "WHERE r.sent_at IS NULL AND r.due_at <= now() AND r.session_start > now() "
+      "ORDER BY r.due_at LIMIT 50 FOR UPDATE OF r SKIP LOCKED");
+  std::size_t sent = 0;
+  for (const auto& row : due) {
+    const std::string session_id = row[0].as<std::string>();
+    const std::string key = session_id + "/" + row[1].as<std::string>() + "/" + row[6].as<std::string>();
+    const std::string reminder_id = uuid_from_name(id_namespace, key);
+    const std::string title = row[5].as<std::string>();
+    const std::string local = row[9].as<std::string>() + " (" + row[8].as<std::string>() + ")";
+    const std::string text = "Reminder: \"" + title + "\" starts " + local + ".";
+    if (!row[3].is_null()) {
+      mail_message mail;
+      mail.id = reminder_id;
+      mail.from = options_.mail_from;
+      mail.to = row[3].as<std::string>();
+      mail.subject = "Reminder: " + title + " at " + local;
+      mail.text_body = "Hello " + (row[4].is_null() ? std::string() : row[4].as<std::string>()) + ",\n\n" + text +
+                       "\n" + (row[7].as<std::string>().empty() ? "" : "Where: " + row[7].as<std::string>() + "\n") +
+                       "\nYour sessions: " + options_.portal_url + "\n";
+      mail.extra_headers.emplace_back("Auto-Submitted", "auto-generated");
+      mail_outbox::enqueue(tx, mail);
+    }
+    tx.exec_params(
+        "INSERT INTO notifications (notification_id, account_id, kind, subject_id, body, created_at) "
+        "VALUES ($1, $2, 'session-reminder', $3, $4, now()) ON CONFLICT (notification_id) DO NOTHING",
+        reminder_id, row[2].as<std::string>(), session_id, text);
+    tx.exec_params("UPDATE session_reminders SET sent_at = now() WHERE session_id = $1", session_id);
+    ++sent;
+  }
+  tx.commit();
+  return sent;
+}
+
+void reminder_dispatcher::run() {
+  std::unique_ptr<pqxx::connection> connection;
+  while (!stopping_) {
+    try {
+      if (!connection) connection = std::make_unique<pqxx::connection>(conninfo_);
+      while (!stopping_ && dispatch(*connection) > 0) {
+      }
+    } catch (const std::exception& e) {
+      // A lost connection or a failed batch: nothing of the batch committed; retry later.
+      std::cerr << "reminders: " << e.what() << "\n";
+      connection.reset();
+    }
+    std::unique_lock lock(mutex_);
+    wake_.wait_for(lock, options_.poll_interval, [this] { return stopping_.load(); });
+  }
+}
+
+}  // namespace coachd

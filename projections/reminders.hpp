@@ -1,0 +1,69 @@
+#pragma once
+/// Session reminders as a durable scheduler driven by events. The reminders projector keeps one
+/// due reminder per live session in `session_reminders` (booked → added, rescheduled → replaced
+/// with the new time and unsent again, cancelled / completed / no-show → removed). The
+/// dispatcher claims due, unsent rows (FOR UPDATE SKIP LOCKED) and, in the same transaction,
+/// queues the client's e-mail in the mail outbox, writes an in-app notification and marks the
+/// row sent, so each reminder goes out exactly once, across restarts and any number of
+/// dispatchers. Ids derive from (session, sequence): a reminder for a new time is a new one.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "projections/projector.hpp"
+
+namespace coachd {
+
+/// How far ahead reminders go out.
+struct reminder_options {
+  std::chrono::minutes lead{24 * 60};
+  std::string mail_from = "coachd <no-reply@coachd.local>";
+  std::string portal_url = "http://127.0.0.1:8080";
+  std::chrono::milliseconds poll_interval{1000};
+};
+
+class reminders_projector final : public projector {
+ public:
+  explicit reminders_projector(reminder_options options = {}) : options_(std::move(options)) {}
+  std::string name() const override { return "reminders"; }
+  std::vector<std::string> tables() const override { return {"session_reminders"}; }
+  void prepare(pqxx::connection_base& connection) override;
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+
+ private:
+  reminder_options options_;
+};
+
+/// Sends due reminders from a background thread (or one batch at a time for tests).
+class reminder_dispatcher {
+ public:
+  reminder_dispatcher(std::string conninfo, reminder_options options = {});
+  ~reminder_dispatcher();  // stop()
+  reminder_dispatcher(const reminder_dispatcher&) = delete;
+  reminder_dispatcher& operator=(const reminder_dispatcher&) = delete;
+
+  void start();
+  void stop();
+  /// Sends what is due now in the calling thread; returns how many reminders it sent.
+  std::size_t dispatch_once();
+
+  /// The namespace of reminder mail and notification ids (UUIDv5).
+  static constexpr const char* id_namespace = "6a1f2c3e-4b5d-4e6f-8a7b-9c0d1e2f3a4b";
+
+ private:
+  std::size_t dispatch(pqxx::connection& connection);
+  void run();
+
+  std::string conninfo_;
+  reminder_options options_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::thread thread_;
+};
+
+}  // namespace coachd
