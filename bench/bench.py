@@ -53,6 +53,38 @@ def cmd_gen_get(out, path, *tokens):
             f.write(f"GET\t{path}\t{t}\t-\n")
 
 
+def number(v):
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def add_extra(res, extra, done):
+    """key=value extras; d_* counter deltas also become per-request figures (per_request)."""
+    for kv in extra:
+        k, v = kv.split("=", 1)
+        res[k] = number(v)
+    if done:
+        per = {}
+        for k in ("d_commits", "d_wal_syncs", "d_wal_bytes"):
+            if k in res:
+                per[k[2:]] = round(res[k] / done, 2)
+        if per:
+            res["per_request"] = per
+
+
+def per_request_text(res):
+    per = res.get("per_request")
+    if not per:
+        return ""
+    return (f"  | per request ≈{per.get('commits')} commits, ≈{per.get('wal_syncs')} WAL fsyncs, "
+            f"{per.get('wal_bytes'):.0f} WAL bytes")
+
+
 def cmd_wrk(step, label, connections, wrk_output, out, *extra):
     """Turns wrk's output (with requests.lua's BENCH_JSON line) into a step result."""
     text = open(wrk_output).read()
@@ -70,15 +102,18 @@ def cmd_wrk(step, label, connections, wrk_output, out, *extra):
         "seconds": round(secs, 2), "requests": r["requests"], "ok": ok, "errors": r["errors"],
         "error_count": errors, "ok_per_s": round(ok / secs, 1) if secs > 0 else 0,
         "latency_ms": {k: round(v / 1000.0, 2) for k, v in r["latency_us"].items()},
-        "wrapped": r["wrapped"], "tool": "wrk",
+        "wrapped": r["wrapped"], "max_line": r.get("max_line", 0), "status": r.get("status", {}), "tool": "wrk",
     }
-    for kv in extra:
-        k, v = kv.split("=", 1)
-        res[k] = v
-    json.dump(res, open(out, "w"))
+    add_extra(res, extra, ok)
     lat = res["latency_ms"]
     print(f"  {label:<34} c={connections:<4} {res['ok_per_s']:>9.1f} ok/s  p50 {lat['p50']:>7.2f}  "
-          f"p99 {lat['p99']:>7.2f}  p99.9 {lat['p999']:>7.2f} ms  errors {errors}")
+          f"p99 {lat['p99']:>7.2f}  p99.9 {lat['p999']:>7.2f} ms  errors {errors}{per_request_text(res)}")
+    bad = {k: v for k, v in res["status"].items() if not k.startswith("2")}
+    if bad or (res["wrapped"] and res.get("unique")):
+        print(f"    non-2xx answers by status: {bad}; file wrapped {res['wrapped']} times; "
+              f"first: {r.get('first_error', '')[:200]}")
+    res["first_error"] = r.get("first_error", "")
+    json.dump(res, open(out, "w"))
 
 
 def cmd_pgbench(step, label, clients, pgbench_output, out, *extra):
@@ -93,11 +128,10 @@ def cmd_pgbench(step, label, clients, pgbench_output, out, *extra):
            "latency_ms": {"mean": float(lat.group(1)) if lat else None},
            "transactions": int(done.group(1)) if done else None,
            "error_count": int(failed.group(1)) if failed else 0, "tool": "pgbench"}
-    for kv in extra:
-        k, v = kv.split("=", 1)
-        res[k] = v
+    add_extra(res, extra, res["transactions"] or 0)
     json.dump(res, open(out, "w"))
-    print(f"  {label:<34} c={clients:<4} {res['ok_per_s']:>9.1f} tps   mean {res['latency_ms']['mean']} ms")
+    print(f"  {label:<34} c={clients:<4} {res['ok_per_s']:>9.1f} tps   mean {res['latency_ms']['mean']} ms"
+          f"{per_request_text(res)}")
 
 
 def percentile(sorted_values, p):
@@ -205,8 +239,9 @@ def cmd_report(dirname, out, meta_file):
     print(f"machine: {meta['machine']}")
     print(f"command step: {meta['command']}")
     print()
-    print(f"{'measure':<46} {'value':>14} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7}")
-    print("-" * 98)
+    print(f"{'measure':<46} {'value':>14} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'errors':>7} "
+          f"{'fsync/req':>9} {'WAL B/req':>9}")
+    print("-" * 118)
 
     def line(name, r):
         if r is None:
@@ -215,7 +250,9 @@ def cmd_report(dirname, out, meta_file):
         lat = r.get("latency_ms", {}) or {}
         unit = " tps" if r.get("tool") == "pgbench" else " /s"
         print(f"{name:<46} {fmt(r.get('ok_per_s'), unit):>14} {fmt(lat.get('p50')):>8} {fmt(lat.get('p99')):>8} "
-              f"{fmt(lat.get('p999')):>9} {fmt(r.get('error_count')):>7}")
+              f"{fmt(lat.get('p999')):>9} {fmt(r.get('error_count')):>7} "
+              f"{fmt((r.get('per_request') or {}).get('wal_syncs')):>9} "
+              f"{fmt((r.get('per_request') or {}).get('wal_bytes')):>9}")
 
     for c in (1, 8, 32):
         line(f"1 pgbench INSERT ≈400 B event, {c} clients", get(f"limit_c{c}"))
@@ -234,7 +271,7 @@ def cmd_report(dirname, out, meta_file):
     line("3 pgbench intakes: request's SQL + session touch", get("query_intakes_request_sql"))
     lag = get("lag")
     if lag:
-        print(f"{'4 projection lag (intakes) under load':<46} {fmt(lag.get('events')) + ' ev':>14} "
+        print(f"{'4 projection lag (' + lag.get('projector', '?') + ') under load':<46} {fmt(lag.get('events')) + ' ev':>14} "
               f"{fmt(lag.get('p50_ms')):>8} {fmt(lag.get('p99_ms')):>8} {'':>9} "
               f"  sampled every {lag.get('sample_interval_ms')} ms")
     rep = get("replay")
@@ -292,7 +329,7 @@ def cmd_report(dirname, out, meta_file):
     for name, ok, detail in targets:
         print(f"  [{'met ' if ok else 'MISS'}] {name}: {detail}")
     if meta["mode"] == "smoke":
-        print("  (smoke mode: tiny sizes and 2-second runs; the numbers say the harness works, not how fast coachd is)")
+        print("  (smoke mode: tiny sizes and 1-second runs; the numbers say the harness works, not how fast coachd is)")
     notes = meta.get("notes", [])
     if notes:
         print("notes:")

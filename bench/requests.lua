@@ -1,18 +1,21 @@
 -- wrk script for coachd's benchmark: replays requests from a file and reports one JSON line.
 --
---   wrk -s bench/requests.lua ... -- FILE [RATE]
+--   wrk -s bench/requests.lua ... -- FILE [RATE] [THREADS] [SKIP]
 --
 -- FILE has one request a line: METHOD <TAB> PATH <TAB> BEARER-TOKEN-or-"-" <TAB> BODY-or-"-".
--- Thread i of n takes lines i, i+n, i+2n, … so no two connections send the same line (a booking
--- slot or an idempotency key is used once); a thread that runs out of lines starts over, and
--- done() reports `wrapped` so the caller can tell that requests were repeated.
+-- The first SKIP lines are left out (a previous run sent them: done() reports `max_line`, the
+-- highest line any thread sent, requests in flight at the end included). Of the rest, thread i of n
+-- (THREADS = wrk's -t) takes lines i, i+n, i+2n, … so no two connections send the same line (a
+-- booking slot is booked once); a thread that runs out of lines starts over, and done()
+-- reports `wrapped` so the caller can tell that requests were repeated.
 --
 -- RATE (optional, requests/s for the whole run) paces each thread on a fixed schedule
 -- (clock_gettime through LuaJIT's ffi): delay() returns the time until the thread's next slot.
 -- wrk starts its latency clock when a request is written, so pacing time is not counted.
 --
 -- done() prints `BENCH_JSON {…}`: completed requests, errors by kind (wrk counts every status
--- above 399 as a status error), duration, latency percentiles in microseconds.
+-- above 399 as a status error), answers by status code, duration, latency percentiles in
+-- microseconds.
 
 local ffi = require("ffi")
 ffi.cdef [[
@@ -36,6 +39,8 @@ function setup(thread)
 end
 
 local requests = {}
+local line_numbers = {} -- the file line of each request
+max_line = 0            -- the highest file line this thread has sent
 local next_index = 1
 local interval_ms = nil
 local next_slot = nil
@@ -51,9 +56,15 @@ function init(args)
   local file = args[1]
   local rate = tonumber(args[2] or "")
   local nthreads = tonumber(args[3] or "1")
-  local i = 0
+  local skip = tonumber(args[4] or "0") or 0
+  local all = {}
   for line in io.lines(file) do
-    if line ~= "" then
+    if line ~= "" then table.insert(all, line) end
+  end
+  if #all > 0 then skip = skip % #all end
+  local i = 0
+  for n, line in ipairs(all) do
+    if n > skip then
       if i % nthreads == thread_index then
         local f = split(line)
         local headers = {}
@@ -64,6 +75,7 @@ function init(args)
           headers["Content-Type"] = "application/json"
         end
         table.insert(requests, wrk.format(f[1], f[2], headers, body))
+        table.insert(line_numbers, n)
       end
       i = i + 1
     end
@@ -88,6 +100,7 @@ end
 
 function request()
   local r = requests[next_index]
+  if line_numbers[next_index] > max_line then max_line = line_numbers[next_index] end
   next_index = next_index + 1
   if next_index > #requests then
     next_index = 1
@@ -96,9 +109,30 @@ function request()
   return r
 end
 
+-- Answers by status code, so that the report can say which errors these were.
+statuses = {}
+first_error = ""
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+  if status > 399 and first_error == "" then first_error = status .. " " .. string.sub(body or "", 1, 300) end
+end
+
 function done(summary, latency, requests_stat)
   local total_wrapped = 0
-  for _, t in ipairs(threads) do total_wrapped = total_wrapped + (t:get("wrapped") or 0) end
+  local last_line = 0
+  local by_status = {}
+  for _, t in ipairs(threads) do
+    total_wrapped = total_wrapped + (t:get("wrapped") or 0)
+    last_line = math.max(last_line, t:get("max_line") or 0)
+    for code, n in pairs(t:get("statuses") or {}) do by_status[code] = (by_status[code] or 0) + n end
+  end
+  local first = ""
+  for _, t in ipairs(threads) do
+    local e = t:get("first_error") or ""
+    if first == "" then first = e end
+  end
+  local codes = {}
+  for code, n in pairs(by_status) do table.insert(codes, string.format('"%d":%d', code, n)) end
   local e = summary.errors
   local parts = {
     string.format('"requests":%d', summary.requests),
@@ -110,6 +144,9 @@ function done(summary, latency, requests_stat)
       latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
       latency:percentile(99), latency:percentile(99.9)),
     string.format('"wrapped":%d', total_wrapped),
+    string.format('"max_line":%d', last_line),
+    '"status":{' .. table.concat(codes, ",") .. '}',
+    '"first_error":"' .. first:gsub('[%c"\\]', " ") .. '"',
   }
   io.write("BENCH_JSON {" .. table.concat(parts, ",") .. "}\n")
 end

@@ -46,6 +46,16 @@ inline bool is_derived_command_id(std::string_view id) {
   return id.starts_with("k:") || id.starts_with("d:");
 }
 
+/// An Idempotency-Key id may end in ":<fingerprint>" of the request it came from ("k:<key id>:<fp>"):
+/// deduplication is by the part before it, and a retry whose fingerprint differs is refused
+/// (the same Idempotency-Key used for another request). Returns (dedup key, fingerprint).
+inline std::pair<std::string_view, std::string_view> split_command_id(std::string_view id) {
+  if (!id.starts_with("k:")) return {id, {}};
+  const auto colon = id.find(':', 2);
+  if (colon == std::string_view::npos) return {id, {}};
+  return {id.substr(0, colon), id.substr(colon + 1)};
+}
+
 /// The command's name in the domain's words ("SubmitIntake"), for metrics and logs.
 std::string_view command_name(const command_body& body);
 

@@ -80,8 +80,9 @@ struct command_processor::worker {
         evolve_state(record.state, *event);
         record.version = stored.envelope.stream_version;
         if (is_derived_command_id(stored.envelope.command_id)) {
-          remembered[stored.envelope.command_id] =
-              remembered_command{stored.envelope.subject, record.version, stored.offset};
+          const auto [key, fingerprint] = split_command_id(stored.envelope.command_id);
+          remembered[std::string(key)] =
+              remembered_command{stored.envelope.subject, record.version, stored.offset, std::string(fingerprint)};
         }
         ++events_since_snapshot;
         owner.stats_.rebuilt_events.fetch_add(1, std::memory_order_relaxed);
@@ -167,13 +168,27 @@ struct command_processor::worker {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const command& cmd = batch[i].cmd;
       if (is_derived_command_id(cmd.id)) {
-        if (auto it = remembered.find(cmd.id); it != remembered.end()) {
-          staging[i].answer = command_outcome{it->second.stream, it->second.stream_version, partition,
-                                              it->second.offset, true};
+        const auto [key, fingerprint] = split_command_id(cmd.id);
+        const auto reused = [&, fp = fingerprint](std::string_view first) {
+          return !fp.empty() && !first.empty() && fp != first;
+        };
+        if (auto it = remembered.find(std::string(key)); it != remembered.end()) {
+          if (reused(it->second.fingerprint)) {
+            staging[i].answer = make_error(errc::invalid, "this Idempotency-Key was already used for a different request",
+                                           {"Idempotency-Key"}, "idempotency-key-reused");
+          } else {
+            staging[i].answer = command_outcome{it->second.stream, it->second.stream_version, partition,
+                                                it->second.offset, true};
+          }
           continue;
         }
-        if (auto [it, fresh] = ids_in_batch.emplace(cmd.id, i); !fresh) {
-          staging[i].same_as = it->second;
+        if (auto [it, fresh] = ids_in_batch.emplace(std::string(key), i); !fresh) {
+          if (reused(split_command_id(batch[it->second].cmd.id).second)) {
+            staging[i].answer = make_error(errc::invalid, "this Idempotency-Key was already used for a different request",
+                                           {"Idempotency-Key"}, "idempotency-key-reused");
+          } else {
+            staging[i].same_as = it->second;
+          }
           continue;
         }
       }
@@ -262,7 +277,9 @@ struct command_processor::worker {
           command_outcome outcome{env.subject, env.stream_version, partition,
                                   appended.offsets[staging[i].last_event], false};
           if (is_derived_command_id(batch[i].cmd.id)) {
-            remembered[batch[i].cmd.id] = remembered_command{outcome.stream, outcome.stream_version, outcome.offset};
+            const auto [key, fingerprint] = split_command_id(batch[i].cmd.id);
+            remembered[std::string(key)] =
+                remembered_command{outcome.stream, outcome.stream_version, outcome.offset, std::string(fingerprint)};
           }
           staging[i].answer = outcome;
         }

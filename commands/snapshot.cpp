@@ -320,9 +320,9 @@ std::string encode_partition_state(const partition_state& state, key_provider& k
     json::array remembered;
     for (const auto& [id, r] : state.remembered) {
       remembered.push_back(json::array{json::value(id), json::value(r.stream), json::value(r.stream_version),
-                                       json::value(r.offset)});
+                                       json::value(r.offset), json::value(r.fingerprint)});
     }
-    return json::serialize(json::object{{"format", 1},
+    return json::serialize(json::object{{"format", 2},
                                         {"fingerprint", fingerprint()},
                                         {"streams", std::move(streams)},
                                         {"remembered", std::move(remembered)}});
@@ -364,7 +364,7 @@ void decode_alternative(std::size_t index, const json::value& j, aggregate_state
 std::optional<partition_state> decode_partition_state(const std::string& data, key_provider& keys) {
   try {
     const auto doc = json::parse(data).as_object();
-    if (doc.at("format").as_int64() != 1 || json::value_to<std::string>(doc.at("fingerprint")) != fingerprint()) {
+    if (doc.at("format").as_int64() != 2 || json::value_to<std::string>(doc.at("fingerprint")) != fingerprint()) {
       return std::nullopt;
     }
     partition_state out;
@@ -380,7 +380,7 @@ std::optional<partition_state> decode_partition_state(const std::string& data, k
       const auto& a = item.as_array();
       out.remembered.emplace(json::value_to<std::string>(a.at(0)),
                              remembered_command{json::value_to<std::string>(a.at(1)), a.at(2).as_int64(),
-                                                a.at(3).as_int64()});
+                                                a.at(3).as_int64(), json::value_to<std::string>(a.at(4))});
     }
     return out;
   } catch (const std::exception&) {

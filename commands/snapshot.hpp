@@ -42,6 +42,7 @@ struct remembered_command {
   std::string stream;
   std::int64_t stream_version = 0;
   std::int64_t offset = -1;
+  std::string fingerprint;  // of the request that carried the Idempotency-Key (may be empty)
 };
 
 /// The decoded contents of a partition snapshot.

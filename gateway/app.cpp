@@ -11,6 +11,7 @@
 #include "commands/processor.hpp"
 #include "events/codec.hpp"
 #include "gateway/auth.hpp"
+#include "gateway/authorization.hpp"
 #include "gateway/http_server.hpp"
 #include "gateway/router.hpp"
 #include "gateway/routes.hpp"
@@ -292,6 +293,7 @@ struct app::impl final : onboarding_commands {
     register_metrics();
     if (config.run_gateway) {
       add_all_routes(routes, svc);
+      declare_core_route_scopes(routes);  // scopes of routes registered without one (issue 3)
       routes.set_before(make_auth_hook(svc));
       auto [host, port] = split_listen(config.listen);
       http_server_config sc;

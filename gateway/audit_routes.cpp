@@ -19,7 +19,7 @@ void add_audit_routes(router& r, services& s, std::shared_ptr<identity_context>)
   r.add({http::verb::get, "/api/v1/admin/audit", "listAuditEvents",
          "Security events (SignedIn, SignInFailed, PasswordChanged, MfaEnabled, SessionRevoked, …), newest first; "
          "?account_id, ?type, ?since, ?until (RFC 3339), ?cursor, ?limit",
-         access::admin, false, "public"},
+         access::admin, false, "all"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (s.runners.count("identity") != 0) {
             if (auto wait = co_await await_read_model(ctx, s, "identity")) co_return std::move(*wait);

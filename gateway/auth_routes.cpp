@@ -147,7 +147,8 @@ void add_auth_routes(router& r, services& s) {
                            "invalid-token"),
                 ctx.req);
           }
-          auto outcome = co_await record(ctx, s, account->email, verify_email{account->account_id, now_utc()});
+          command_body body_1 = verify_email{account->account_id, now_utc()};
+          auto outcome = co_await record(ctx, s, account->email, std::move(body_1));
           if (!outcome) co_return problem_response(outcome.err(), ctx.req);
           co_await s.pool->run([&](pqxx::connection& c) {
             pqxx::work tx(c);
@@ -191,8 +192,8 @@ void add_auth_routes(router& r, services& s) {
             // Record the failure on the account when the address has one.
             auto known = co_await s.pool->run([&](pqxx::connection& c) { return find_account(c, true, identity); });
             if (known) {
-              co_await record(ctx, s, identity,
-                              record_sign_in_failure{known->account_id, "password", ctx.client_address, now_utc()});
+              command_body body_2 = record_sign_in_failure{known->account_id, "password", ctx.client_address, now_utc()};
+              co_await record(ctx, s, identity, std::move(body_2));
             }
             co_return problem_response(make_error(errc::unauthenticated, "the e-mail address or the password is wrong"),
                                        ctx.req);
@@ -217,15 +218,15 @@ void add_auth_routes(router& r, services& s) {
               ok = key && verify_totp(*key, *code, now_s).has_value();
               method = "password+totp";
             } else {
-              auto used = co_await record(ctx, s, identity,
-                                          use_recovery_code{account->account_id, recovery_code_hash(*recovery), now_utc()});
+              command_body body_3 = use_recovery_code{account->account_id, recovery_code_hash(*recovery), now_utc()};
+              auto used = co_await record(ctx, s, identity, std::move(body_3));
               ok = used.ok();
               method = "password+recovery-code";
             }
             if (!ok) {
               id->limiter.take(account_key, id->settings.sign_in_account);
-              co_await record(ctx, s, identity,
-                              record_sign_in_failure{account->account_id, "mfa-code", ctx.client_address, now_utc()});
+              command_body body_4 = record_sign_in_failure{account->account_id, "mfa-code", ctx.client_address, now_utc()};
+              co_await record(ctx, s, identity, std::move(body_4));
               co_return problem_response(
                   make_error(errc::unauthenticated, "the two-factor code is wrong or was used already",
                              {code != nullptr && !code->empty() ? "totp_code" : "recovery_code"}, "mfa-code-wrong"),
@@ -237,9 +238,8 @@ void add_auth_routes(router& r, services& s) {
           auto session = co_await s.pool->run([&](pqxx::connection& c) {
             return create_session(c, s.settings, account->account_id, account->role, user_agent, ctx.client_address);
           });
-          auto audited = co_await record(ctx, s, identity,
-                                         record_sign_in{account->account_id, session.session_id, method,
-                                                        ctx.client_address, user_agent, now_utc()});
+          command_body body_5 = record_sign_in{account->account_id, session.session_id, method, ctx.client_address, user_agent, now_utc()};
+          auto audited = co_await record(ctx, s, identity, std::move(body_5));
           if (!audited) co_return problem_response(audited.err(), ctx.req);
           json::object body{{"token", session.token},
                             {"token_type", "Bearer"},
@@ -264,8 +264,8 @@ void add_auth_routes(router& r, services& s) {
             return find_account(c, false, who.account_id);
           });
           if (account) {
-            co_await record(ctx, s, account->email,
-                            record_session_revoked{who.account_id, who.session_id, "sign-out", now_utc()});
+            command_body body_6 = record_session_revoked{who.account_id, who.session_id, "sign-out", now_utc()};
+            co_await record(ctx, s, account->email, std::move(body_6));
           }
           auto res = empty_response(http::status::no_content, ctx.req);
           res.set(http::field::set_cookie, session_cookie_header(s.settings, ""));
@@ -274,6 +274,7 @@ void add_auth_routes(router& r, services& s) {
 
   r.add({http::verb::get, "/api/v1/me", "getMe", "The signed-in account", access::signed_in, false, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
+          if (auto wait = co_await await_identity_models(ctx, s)) co_return std::move(*wait);
           const std::string account_id = caller(ctx)->account_id;
           auto account =
               co_await s.pool->run([&](pqxx::connection& c) { return find_account(c, false, account_id); });
@@ -287,6 +288,7 @@ void add_auth_routes(router& r, services& s) {
   add_password_routes(r, s, id);
   add_mfa_routes(r, s, id);
   add_audit_routes(r, s, id);
+  add_oidc_routes(r, s, id);
 }
 
 }  // namespace coachd::gateway

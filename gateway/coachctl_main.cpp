@@ -105,8 +105,7 @@ int rebuild(const gateway::app_config& c, const std::string& name) {
   }
   projection_runner runner(*log, codec, c.pg, *it->second);
   const auto started = std::chrono::steady_clock::now();
-  projection_runner::reset(c.pg, *it->second, log->partitions());
-  const auto applied = runner.catch_up([&](std::uint64_t done, std::uint64_t total) { progress_bar(done, total, started); });
+  const auto applied = runner.rebuild([&](std::uint64_t done, std::uint64_t total) { progress_bar(done, total, started); });
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::fprintf(stderr, "\n");
   std::printf("rebuilt %s: %llu events in %.2f s (%.0f events/s)\n", name.c_str(),

@@ -68,7 +68,11 @@ result<command> command_from_request(const request_context& ctx, std::string str
     if (key->empty() || key->size() > 255) {
       return make_error(errc::malformed, "Idempotency-Key must be 1 to 255 characters", {"Idempotency-Key"});
     }
-    cmd.id = "k:" + uuid_from_name(idempotency_namespace, *scoped_key(ctx));
+    // The key names the command; the request's fingerprint (method, path, body) lets a reuse of
+    // the key for a different request be refused instead of answered with the first outcome.
+    const std::string request = std::string(ctx.req.method_string()) + " " + std::string(ctx.req.target()) + "\n" +
+                                ctx.req.body();
+    cmd.id = "k:" + uuid_from_name(idempotency_namespace, *scoped_key(ctx)) + ":" + sha256_hex(request).substr(0, 32);
   } else {
     cmd.id = new_uuid();
   }

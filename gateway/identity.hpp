@@ -26,8 +26,8 @@ struct identity_settings {
   // Token buckets (capacity, refill per second).
   bucket_policy sign_in_ip{30, 0.5};            // 30 attempts, then one every 2 s
   bucket_policy sign_in_account{5, 1.0 / 60};   // 5 failures, then one a minute
-  bucket_policy sign_up_ip{20, 0.1};            // 20 sign-ups, then one every 10 s
-  bucket_policy reset_ip{10, 1.0 / 30};         // 10 requests, then one every 30 s
+  bucket_policy sign_up_ip{100, 0.1};           // 100 sign-ups, then one every 10 s
+  bucket_policy reset_ip{20, 1.0 / 15};         // 20 requests, then one every 15 s
   bucket_policy reset_account{3, 1.0 / 300};    // 3 links per address, then one every 5 min
   bucket_policy mfa_account{5, 1.0 / 30};       // 5 wrong codes, then one every 30 s
 };
@@ -85,5 +85,6 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
 void add_password_routes(router& r, services& s, std::shared_ptr<identity_context> id);
 void add_mfa_routes(router& r, services& s, std::shared_ptr<identity_context> id);
 void add_audit_routes(router& r, services& s, std::shared_ptr<identity_context> id);
+void add_oidc_routes(router& r, services& s, std::shared_ptr<identity_context> id);
 
 }  // namespace coachd::gateway

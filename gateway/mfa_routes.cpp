@@ -135,8 +135,8 @@ void add_mfa_routes(router& r, services& s, std::shared_ptr<identity_context> id
             codes.push_back(json::value(code));
             hashes.push_back(recovery_code_hash(code));
           }
-          auto enabled =
-              co_await record(ctx, s, found.account->email, enable_mfa{who.account_id, *found.secret, hashes, now_utc()});
+          command_body body_14 = enable_mfa{who.account_id, *found.secret, hashes, now_utc()};
+          auto enabled = co_await record(ctx, s, found.account->email, std::move(body_14));
           if (!enabled) co_return problem_response(enabled.err(), ctx.req);
           co_await s.pool->run([&](pqxx::connection& c) {
             pqxx::work tx(c);
@@ -170,7 +170,8 @@ void add_mfa_routes(router& r, services& s, std::shared_ptr<identity_context> id
             id->limiter.take("mfa/account/" + who.account_id, id->settings.mfa_account);
             co_return problem_response(make_error(errc::invalid, "the code is wrong", {"code"}), ctx.req);
           }
-          auto disabled = co_await record(ctx, s, account->email, disable_mfa{who.account_id, now_utc()});
+          command_body body_15 = disable_mfa{who.account_id, now_utc()};
+          auto disabled = co_await record(ctx, s, account->email, std::move(body_15));
           if (!disabled) co_return problem_response(disabled.err(), ctx.req);
           co_return command_response(ctx, http::status::ok, disabled.value(), {{"mfa_enabled", false}});
         });

@@ -59,8 +59,8 @@ void add_password_routes(router& r, services& s, std::shared_ptr<identity_contex
             return found;
           });
           if (account) {
-            co_await record(ctx, s, identity,
-                            request_password_reset{account->account_id, ctx.client_address, now_utc()});
+            command_body body_9 = request_password_reset{account->account_id, ctx.client_address, now_utc()};
+            co_await record(ctx, s, identity, std::move(body_9));
           }
           co_return json_response(http::status::accepted,
                                   json::value(json::object{{"status", "accepted"},
@@ -117,14 +117,14 @@ void add_password_routes(router& r, services& s, std::shared_ptr<identity_contex
                                        ctx.req);
           }
           const std::string new_hash = hash_password(in->string("password"));
-          auto changed =
-              co_await record(ctx, s, found->email, change_password{found->account_id, new_hash, "reset", now_utc()});
+          command_body body_10 = change_password{found->account_id, new_hash, "reset", now_utc()};
+          auto changed = co_await record(ctx, s, found->email, std::move(body_10));
           if (!changed) co_return problem_response(changed.err(), ctx.req);
           const std::size_t ended =
               co_await s.pool->run([&](pqxx::connection& c) { return end_sessions(c, found->account_id); });
           if (ended > 0) {
-            co_await record(ctx, s, found->email,
-                            record_session_revoked{found->account_id, "*", "password-reset", now_utc()});
+            command_body body_11 = record_session_revoked{found->account_id, "*", "password-reset", now_utc()};
+            co_await record(ctx, s, found->email, std::move(body_11));
           }
           co_return command_response(ctx, http::status::ok, changed.value(),
                                      {{"id", found->account_id}, {"sessions_ended", static_cast<std::int64_t>(ended)}});
@@ -160,14 +160,14 @@ void add_password_routes(router& r, services& s, std::shared_ptr<identity_contex
             co_return problem_response(*bad, ctx.req);
           }
           const std::string new_hash = hash_password(in->string("new_password"));
-          auto changed = co_await record(ctx, s, account->email,
-                                         change_password{who.account_id, new_hash, "change", now_utc()});
+          command_body body_12 = change_password{who.account_id, new_hash, "change", now_utc()};
+          auto changed = co_await record(ctx, s, account->email, std::move(body_12));
           if (!changed) co_return problem_response(changed.err(), ctx.req);
           const std::size_t ended = co_await s.pool->run(
               [&](pqxx::connection& c) { return end_sessions(c, who.account_id, who.token_hash); });
           if (ended > 0) {
-            co_await record(ctx, s, account->email,
-                            record_session_revoked{who.account_id, "*", "password-change", now_utc()});
+            command_body body_13 = record_session_revoked{who.account_id, "*", "password-change", now_utc()};
+            co_await record(ctx, s, account->email, std::move(body_13));
           }
           co_return command_response(ctx, http::status::ok, changed.value(),
                                      {{"id", who.account_id}, {"sessions_ended", static_cast<std::int64_t>(ended)}});

@@ -26,6 +26,15 @@ std::string_view to_string(access a) {
   return "unknown";
 }
 
+bool valid_scope(std::string_view scope) {
+  if (scope == "public" || scope == "caller" || scope == "all") return true;
+  const auto colon = scope.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == scope.size()) return false;
+  return std::all_of(scope.begin(), scope.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':' || (c >= 'A' && c <= 'Z');
+  });
+}
+
 std::string_view request_context::param(std::string_view name) const {
   const auto it = path_params.find(name);
   return it == path_params.end() ? std::string_view{} : std::string_view(it->second);
@@ -176,6 +185,9 @@ router::~router() = default;
 void router::add(route_spec spec, handler h) {
   if (!h) throw std::invalid_argument("route " + spec.name + ": no handler");
   if (spec.name.empty()) throw std::invalid_argument("route " + spec.path_template + ": no name");
+  if (!spec.scope.empty() && !valid_scope(spec.scope)) {
+    throw std::invalid_argument("route " + spec.name + ": malformed scope '" + spec.scope + "'");
+  }
   auto route = std::make_unique<compiled_route>();
   route->segments = compile_template(spec.path_template);
   const auto shape = shape_of(route->segments);
@@ -199,6 +211,17 @@ void router::add(route_spec spec, handler h) {
   route->spec = std::move(spec);
   route->run = std::move(h);
   routes_.push_back(std::move(route));
+}
+
+void router::set_scope(std::string_view name, std::string scope) {
+  if (!valid_scope(scope)) throw std::invalid_argument("malformed scope '" + scope + "'");
+  for (auto& route : routes_) {
+    if (route->spec.name == name) {
+      route->spec.scope = std::move(scope);
+      return;
+    }
+  }
+  throw std::invalid_argument("no route named " + std::string(name));
 }
 
 void router::set_before(before_hook hook) { before_ = std::move(hook); }

@@ -26,6 +26,9 @@ enum class access { anonymous, signed_in, coach, client, admin };
 
 std::string_view to_string(access a);
 
+/// Whether `scope` is a well-formed route_spec::scope ("" is not: it means undeclared).
+bool valid_scope(std::string_view scope);
+
 /// What a route is: matched on method and path template, named for metrics and the OpenAPI
 /// document (operationId).
 struct route_spec {
@@ -41,6 +44,7 @@ struct route_spec {
   /// authorization_matrix_e2etest.cpp), which fails for a route that leaves it empty:
   ///   "public"        nothing of any one caller (health, the OpenAPI document, sign-in);
   ///   "caller"        only the caller's own data (lists scoped to the caller, /me, sessions);
+  ///   "all"           everyone's data, for the role `required` names (admin endpoints);
   ///   "<kind>:<param>" the path parameter <param> names a <kind> ("intake:id", "client:id",
   ///                   "coach:coach") that must belong to the caller; anyone else gets 404.
   std::string scope = {};
@@ -92,6 +96,10 @@ class router {
   /// Registers a route. A malformed template, or a method and template already registered,
   /// throws std::invalid_argument (a programmer error). Not safe to call while dispatching.
   void add(route_spec spec, handler h);
+
+  /// Declares the scope (see route_spec::scope) of a route registered without one, by name.
+  /// Throws std::invalid_argument for an unknown name or a malformed scope.
+  void set_scope(std::string_view name, std::string scope);
 
   /// Sets the hook run before every matched handler (replaces an earlier one).
   void set_before(before_hook hook);

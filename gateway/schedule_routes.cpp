@@ -364,7 +364,7 @@ void add_schedule_routes(router& r, services& s) {
   r.add({http::verb::put, "/api/v1/me/availability", "setAvailability",
          "Replace the coach's availability: weekly windows in their IANA zone, date overrides, blackouts, limits, "
          "cancellation notice",
-         access::coach, true},
+         access::coach, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           auto in = parse_json_body(ctx.req, availability_schema());
           if (!in) co_return problem_response(in.err(), ctx.req);
@@ -378,7 +378,7 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::get, "/api/v1/coaches/{coach}/availability", "getAvailability",
-         "A coach's published availability settings (public)", access::anonymous, false},
+         "A coach's published availability settings (public)", access::anonymous, false, "public"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           const std::string coach_id(ctx.param("coach"));
@@ -393,7 +393,7 @@ void add_schedule_routes(router& r, services& s) {
 
   r.add({http::verb::post, "/api/v1/me/session-types", "createSessionType",
          "Create a session type (duration, buffers, notice, horizon, slot interval, price, location)", access::coach,
-         true},
+         true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           auto in = parse_json_body(ctx.req, session_type_schema());
           if (!in) co_return problem_response(in.err(), ctx.req);
@@ -411,7 +411,7 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::put, "/api/v1/me/session-types/{id}", "updateSessionType", "Change one of the coach's session types",
-         access::coach, true},
+         access::coach, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string type_id(ctx.param("id"));
           if (auto e = check_uuid(type_id, "session type")) co_return problem_response(*e, ctx.req);
@@ -420,13 +420,21 @@ void add_schedule_routes(router& r, services& s) {
           const std::string coach_id = caller(ctx)->account_id;
           auto c = session_type_command(*in, coach_id, type_id);
           if (!c) co_return problem_response(c.err(), ctx.req);
+          // Only the caller's own types can be changed (another coach's id: 404).
+          if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
+          const bool mine = co_await s.pool->run(
+              [&](pqxx::connection& conn) { return find_session_type(conn, coach_id, type_id).has_value(); });
+          if (!mine) {
+            co_return problem_response(make_error(errc::not_found, "session type '" + type_id + "' does not exist"),
+                                       ctx.req);
+          }
           json::object answer{{"id", type_id}, {"name", c->name}};
           command_body body = std::move(c.value());
           co_return co_await submit(ctx, s, coach_id, std::move(body), http::status::ok, std::move(answer));
         });
 
   r.add({http::verb::get, "/api/v1/coaches/{coach}/session-types", "listSessionTypes",
-         "A coach's session types (public)", access::anonymous, false},
+         "A coach's session types (public)", access::anonymous, false, "public"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           const std::string coach_id(ctx.param("coach"));
@@ -439,7 +447,7 @@ void add_schedule_routes(router& r, services& s) {
 
   r.add({http::verb::get, "/api/v1/coaches/{coach}/slots", "listSlots",
          "Bookable start times of a session type in [from, to) (at most 92 days), in UTC and in ?tz (public)",
-         access::anonymous, false},
+         access::anonymous, false, "public"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           const std::string coach_id(ctx.param("coach"));
@@ -521,7 +529,7 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::post, "/api/v1/coaches/{coach}/holds", "holdSlot",
-         "Reserve a slot for 10 minutes while the caller checks out", access::signed_in, true},
+         "Reserve a slot for 10 minutes while the caller checks out", access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           static const json_schema schema{json_field::string("type").max_length(36),
                                           json_field::string("start").max_length(40)};
@@ -542,7 +550,7 @@ void add_schedule_routes(router& r, services& s) {
   r.add({http::verb::post, "/api/v1/coaches/{coach}/sessions", "bookSession",
          "Book a session: a client books a slot of a session type (optionally with their hold); the coach books "
          "directly for a client with a title, start, duration and meeting link",
-         access::signed_in, true},
+         access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           static const json_schema schema{
               json_field::string("type").max_length(36).optional(),
@@ -616,7 +624,7 @@ void add_schedule_routes(router& r, services& s) {
 
   r.add({http::verb::get, "/api/v1/sessions", "listSessions",
          "The caller's sessions (?view=upcoming|past|cancelled, ?tz, ?cursor, ?limit), times in their zone",
-         access::signed_in, false},
+         access::signed_in, false, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           std::string view = "upcoming";
@@ -649,7 +657,7 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::get, "/api/v1/sessions/{id}", "getSession", "One session of the caller's, in their zone",
-         access::signed_in, false},
+         access::signed_in, false, "session:id"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           auto zone = co_await viewer_zone(ctx, s);
@@ -660,7 +668,7 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::get, "/api/v1/sessions/{id}.ics", "getSessionCalendar",
-         "One session as an iCalendar (RFC 5545) file", access::signed_in, false},
+         "One session as an iCalendar (RFC 5545) file", access::signed_in, false, "session:id"},
         [&s](request_context& ctx) -> awaitable<response> {
           if (auto wait = co_await await_read_model(ctx, s, "sessions")) co_return std::move(*wait);
           auto session = co_await participant_session(ctx, s);
@@ -680,24 +688,24 @@ void add_schedule_routes(router& r, services& s) {
         });
 
   r.add({http::verb::post, "/api/v1/sessions/{id}/reschedule", "rescheduleSession",
-         "Move a session to a new start (the coach, or its client within the rules)", access::signed_in, true},
+         "Move a session to a new start (the coach, or its client within the rules)", access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::reschedule); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/cancel", "cancelSession",
          "Cancel a session (a client inside the cancellation notice is refused or flagged per the coach's setting)",
-         access::signed_in, true},
+         access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::cancel); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/confirm", "confirmSession", "The client confirms attendance",
-         access::signed_in, true},
+         access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::confirm); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/complete", "completeSession", "The coach marks the session held",
-         access::signed_in, true},
+         access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::complete); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/no-show", "markNoShow", "The coach records a no-show",
-         access::signed_in, true},
+         access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::no_show); });
 
   r.add({http::verb::put, "/api/v1/me/preferences", "setPreferences",
-         "The caller's preferences: the IANA time zone session times are shown in", access::signed_in, true},
+         "The caller's preferences: the IANA time zone session times are shown in", access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           static const json_schema schema{json_field::string("timezone").max_length(64)};
           auto in = parse_json_body(ctx.req, schema);

@@ -13,7 +13,7 @@ namespace json = boost::json;
 using boost::asio::awaitable;
 
 void add_session_routes(router& r, services& s, std::shared_ptr<identity_context>) {
-  r.add({http::verb::get, "/api/v1/auth/sessions", "listSessions",
+  r.add({http::verb::get, "/api/v1/auth/sessions", "listSignInSessions",
          "The caller's live sessions (created, last seen, user agent), newest first", access::signed_in, false,
          "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
@@ -45,8 +45,8 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
           co_return json_response(http::status::ok, json::value(std::move(body)), ctx.req);
         });
 
-  r.add({http::verb::delete_, "/api/v1/auth/sessions/{id}", "revokeSession",
-         "Revoke one of the caller's sessions (another account's: 404)", access::signed_in, true, "session:id"},
+  r.add({http::verb::delete_, "/api/v1/auth/sessions/{id}", "revokeSignInSession",
+         "Revoke one of the caller's sessions (another account's: 404)", access::signed_in, true, "auth_session:id"},
         [&s](request_context& ctx) -> awaitable<response> {
           const principal who = *caller(ctx);
           const std::string session_id(ctx.param("id"));
@@ -66,13 +66,13 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
             co_return problem_response(make_error(errc::not_found, "session '" + session_id + "' does not exist"),
                                        ctx.req);
           }
-          auto audited =
-              co_await record(ctx, s, account->email, record_session_revoked{who.account_id, session_id, "revoked", now_utc()});
+          command_body body_7 = record_session_revoked{who.account_id, session_id, "revoked", now_utc()};
+          auto audited = co_await record(ctx, s, account->email, std::move(body_7));
           if (!audited) co_return problem_response(audited.err(), ctx.req);
           co_return empty_response(http::status::no_content, ctx.req);
         });
 
-  r.add({http::verb::delete_, "/api/v1/auth/sessions", "revokeOtherSessions",
+  r.add({http::verb::delete_, "/api/v1/auth/sessions", "revokeOtherSignInSessions",
          "Revoke every session of the caller except the current one", access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           const principal who = *caller(ctx);
@@ -93,8 +93,8 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
           });
           if (done.account) {
             for (const auto& ended : done.ended) {
-              auto audited = co_await record(ctx, s, done.account->email,
-                                             record_session_revoked{who.account_id, ended, "revoked", now_utc()});
+              command_body body_8 = record_session_revoked{who.account_id, ended, "revoked", now_utc()};
+              auto audited = co_await record(ctx, s, done.account->email, std::move(body_8));
               if (!audited) co_return problem_response(audited.err(), ctx.req);
             }
           }

@@ -81,12 +81,45 @@ void prepare_checkpoint(pqxx::connection_base& connection) {
 
 }  // namespace
 
-std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  pqxx::connection connection(conninfo_);
-  if (!try_lock_projector(connection, target_.name())) {
-    throw std::runtime_error("projector " + target_.name() +
+namespace {
+
+void empty_read_model(pqxx::connection_base& connection, projector& target, int partitions) {
+  pqxx::work tx(connection);
+  for (const auto& table : target.tables()) tx.exec("DELETE FROM " + tx.quote_name(table));
+  tx.exec_params("DELETE FROM projection_checkpoints WHERE projector = $1", target.name());
+  for (int p = 0; p < partitions; ++p) {
+    tx.exec_params("INSERT INTO projection_checkpoints (projector, partition, position) VALUES ($1, $2, 0)",
+                   target.name(), p);
+  }
+  tx.commit();
+}
+
+void lock_or_refuse(pqxx::connection_base& connection, const std::string& name) {
+  if (!try_lock_projector(connection, name)) {
+    throw std::runtime_error("projector " + name +
                              " is running in another process (coachd); stop it before rebuilding");
   }
+}
+
+}  // namespace
+
+std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  pqxx::connection connection(conninfo_);
+  lock_or_refuse(connection, target_.name());
+  // Emptied under the lock: a rebuild refused because coachd runs the projector touches nothing.
+  empty_read_model(connection, target_, log_.partitions());
+  for (int p = 0; p < log_.partitions(); ++p) positions_[p] = 0;
+  return catch_up_locked(connection, progress);
+}
+
+std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  pqxx::connection connection(conninfo_);
+  lock_or_refuse(connection, target_.name());
+  return catch_up_locked(connection, progress);
+}
+
+std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connection,
+                                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   load_checkpoints();
   std::vector<partition_start> from;
   std::uint64_t total = 0;
@@ -175,14 +208,8 @@ std::string projection_runner::last_error() const {
 
 void projection_runner::reset(const std::string& conninfo, projector& target, int partitions) {
   pqxx::connection connection(conninfo);
-  pqxx::work tx(connection);
-  for (const auto& table : target.tables()) tx.exec("DELETE FROM " + tx.quote_name(table));
-  tx.exec_params("DELETE FROM projection_checkpoints WHERE projector = $1", target.name());
-  for (int p = 0; p < partitions; ++p) {
-    tx.exec_params("INSERT INTO projection_checkpoints (projector, partition, position) VALUES ($1, $2, 0)",
-                   target.name(), p);
-  }
-  tx.commit();
+  lock_or_refuse(connection, target.name());
+  empty_read_model(connection, target, partitions);
 }
 
 }  // namespace coachd

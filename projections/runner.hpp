@@ -44,6 +44,10 @@ class projection_runner {
   /// `progress` is called after each batch with (events applied so far, events in total).
   std::uint64_t catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
+  /// Empties the read model and replays the log from offset 0 into it, all under the
+  /// projector's lock: refused (nothing touched) while another process runs the projector.
+  std::uint64_t rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+
   /// The committed position (next offset) of a partition.
   std::int64_t position(int partition) const;
   /// Waits until the committed position of `partition` is past `offset`, or the deadline.
@@ -54,12 +58,15 @@ class projection_runner {
   /// The last error that stopped a batch (empty when healthy).
   std::string last_error() const;
 
-  /// Empties the projector's tables and resets its checkpoints to offset 0, in one transaction.
+  /// Empties the projector's tables and resets its checkpoints to offset 0, in one transaction;
+  /// refused while another process runs the projector.
   static void reset(const std::string& conninfo, projector& target, int partitions);
 
  private:
   void run();
   void load_checkpoints();
+  std::uint64_t catch_up_locked(pqxx::connection_base& connection,
+                                const std::function<void(std::uint64_t, std::uint64_t)>& progress);
   std::size_t process_batch(log_reader& reader, pqxx::connection_base& connection);
 
   event_log& log_;

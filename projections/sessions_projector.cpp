@@ -42,7 +42,7 @@ void sessions_projector::prepare(pqxx::connection_base& c) {
             "buffer_after_minutes = EXCLUDED.buffer_after_minutes, min_notice_minutes = EXCLUDED.min_notice_minutes, "
             "horizon_days = EXCLUDED.horizon_days, slot_interval_minutes = EXCLUDED.slot_interval_minutes, "
             "price_cents = EXCLUDED.price_cents, currency = EXCLUDED.currency, location = EXCLUDED.location, "
-            "defined_at = EXCLUDED.defined_at");
+            "defined_at = EXCLUDED.defined_at WHERE session_types.coach_id = EXCLUDED.coach_id");
   c.prepare("sessions_hold",
             "INSERT INTO slot_holds (hold_id, coach_id, session_type_id, held_by, start_at, end_at, "
             "buffer_before_minutes, buffer_after_minutes, expires_at) "

@@ -58,3 +58,12 @@ CREATE TABLE audit_events (
 CREATE INDEX audit_events_by_time ON audit_events (occurred_at DESC, event_id DESC);
 CREATE INDEX audit_events_by_account ON audit_events (account_id, occurred_at DESC, event_id DESC);
 CREATE INDEX audit_events_by_type ON audit_events (type, occurred_at DESC, event_id DESC);
+
+-- OpenID Connect sign-ins in progress: the state (hashed), the nonce and the PKCE verifier,
+-- single use, valid ten minutes.
+CREATE TABLE oidc_flows (
+  state_hash    text PRIMARY KEY,
+  nonce         text        NOT NULL,
+  code_verifier text        NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);

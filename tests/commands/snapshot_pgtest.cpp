@@ -60,7 +60,7 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   client.coach_id = "c-1";
   client.account_id = "a-1";
   state.streams["client-y"] = stream_snapshot{client, 1};
-  state.remembered["k:abc"] = remembered_command{"intake-i-1", 1, 17};
+  state.remembered["k:abc"] = remembered_command{"intake-i-1", 1, 17, "abcd"};
 
   const auto data = encode_partition_state(state, keys);
   BOOST_TEST(data.find("Wilhelmina") == std::string::npos);
@@ -78,6 +78,7 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   BOOST_TEST(std::get<account_state>(decoded->streams.at("account-x").state).role == "coach");
   BOOST_TEST(std::get<client_state>(decoded->streams.at("client-y").state).account_id == "a-1");
   BOOST_TEST(decoded->remembered.at("k:abc").offset == 17);
+  BOOST_TEST(decoded->remembered.at("k:abc").fingerprint == "abcd");
 
   // Erasing the subject reaches snapshots too: the fields come back erased.
   keys.erase("intake:i-1");

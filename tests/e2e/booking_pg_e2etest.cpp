@@ -32,9 +32,11 @@ BOOST_AUTO_TEST_CASE(booking_over_http_with_the_postgres_log) {
     auto list = test::http_call(again.port(), "GET", "/api/v1/sessions?view=upcoming&limit=100", "", coach.bearer());
     BOOST_TEST_REQUIRE(list.status == 200, list.body);
     const auto items = test::as_object(list).at("items").as_array();
-    BOOST_TEST_REQUIRE(items.size() == 3u);  // the contested slot, the overlapping pair, the direct booking
+    // The reminder check (in two hours), the contested slot, the overlapping pair, the direct booking.
+    BOOST_TEST_REQUIRE(items.size() == 4u);
     auto client = test::sign_in(again.port(), "booker3@example.org", "a long enough secret");
-    const auto& first = items[0].as_object();
+    const auto& first = items[1].as_object();
+    BOOST_TEST(!first.at("session_type_id").is_null());
     auto rebook = test::http_call(
         again.port(), "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
         boost::json::serialize(boost::json::object{{"type", first.at("session_type_id")}, {"start", first.at("start")}}),

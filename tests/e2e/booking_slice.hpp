@@ -204,7 +204,8 @@ inline void run_booking_slice(std::uint16_t port, const std::filesystem::path& m
 
   // The booked slot is gone from the slots; its neighbours within the buffers too.
   auto after_booking = http_call(port, "GET", slots_path + "&after=" + winner_token);
-  for (const auto& s : as_object(after_booking).at("slots").as_array()) {
+  const auto after_booking_json = as_object(after_booking);
+  for (const auto& s : after_booking_json.at("slots").as_array()) {
     BOOST_TEST(str(s.as_object(), "start") != contested);
   }
 
@@ -251,7 +252,8 @@ inline void run_booking_slice(std::uint16_t port, const std::filesystem::path& m
   auto upcoming = http_call(port, "GET", "/api/v1/sessions?view=upcoming", "", clients[1].bearer());
   BOOST_TEST_REQUIRE(upcoming.status == 200, upcoming.body);
   bool listed = false;
-  for (const auto& s : as_object(upcoming).at("items").as_array()) {
+  const auto upcoming_json = as_object(upcoming);
+  for (const auto& s : upcoming_json.at("items").as_array()) {
     if (str(s.as_object(), "id") == held_session) listed = true;
   }
   BOOST_TEST(listed);

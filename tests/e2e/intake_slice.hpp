@@ -105,6 +105,12 @@ inline void run_intake_slice(std::uint16_t port, const std::function<std::string
   BOOST_TEST(str(as_object(retried), "id") == intake_id);
   BOOST_TEST(retried.header("X-Consistency-Token") == token);
   BOOST_TEST(retried.header("Idempotent-Replayed") == "true");
+  // The same key for a different request is refused, not answered with the first outcome.
+  auto reused = http_call(port, "POST", intake_path,
+                          R"({"name":"Someone Else","email":"else@example.org","goals":"g","message":"m"})",
+                          {{"Idempotency-Key", "form-123"}});
+  BOOST_TEST(reused.status == 422);
+  BOOST_TEST(reused.body.find("Idempotency-Key") != std::string::npos);
 
   // Unknown coach → 404; bad input → precise problems, nothing written.
   BOOST_TEST(http_call(port, "POST", "/api/v1/coaches/00000000-0000-4000-8000-000000000000/intakes", intake_body).status == 404);

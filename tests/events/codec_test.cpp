@@ -140,6 +140,25 @@ std::vector<domain_event> every_domain_event() {
   events.push_back(client_profile_created{"client-11", "coach-7", "acct-3", std::nullopt,
                                           personal{"Yorick Vexley"}, personal{"y@example.net"},
                                           std::nullopt, personal{""}, at("2026-11-24T00:00:00Z")});
+  // The coach schedule (scheduling slice).
+  events.push_back(availability_set{"coach-7", "Europe/Berlin", {"mon 09:00-12:00", "mon 13:00-17:00"},
+                                    {"2026-12-24 off"}, {"2026-12-27..2026-12-31"}, 5, 20, 1440, "refuse",
+                                    at("2026-11-21T09:00:00Z")});
+  events.push_back(session_type_defined{"coach-7", "type-1", "Coaching", 60, 15, 15, 120, 60, 30, 9000, "EUR",
+                                        "https://meet.example/x", at("2026-11-21T09:01:00Z")});
+  events.push_back(slot_held{"coach-7", "hold-1", "type-1", "acct-1", at("2026-11-30T09:00:00Z"),
+                             at("2026-11-30T10:00:00Z"), at("2026-11-21T09:12:00Z"), at("2026-11-21T09:02:00Z")});
+  events.push_back(session_booked{"coach-7", "session-1", "acct-1", std::string("type-1"), std::string("hold-1"),
+                                  personal{"Coaching with Zelda"}, at("2026-11-30T09:00:00Z"),
+                                  at("2026-11-30T10:00:00Z"), 15, 15, "https://meet.example/x", "acct-1",
+                                  at("2026-11-21T09:03:00Z")});
+  events.push_back(session_rescheduled{"coach-7", "session-1", at("2026-12-01T09:00:00Z"), at("2026-12-01T10:00:00Z"),
+                                       1, "acct-1", at("2026-11-21T09:04:00Z")});
+  events.push_back(session_cancelled{"coach-7", "session-1", "coach-7", false, 2, personal{"Ill"},
+                                     at("2026-11-21T09:05:00Z")});
+  events.push_back(session_confirmed{"coach-7", "session-2", at("2026-11-21T09:06:00Z")});
+  events.push_back(session_completed{"coach-7", "session-2", at("2026-11-21T09:07:00Z")});
+  events.push_back(session_no_show_marked{"coach-7", "session-3", at("2026-11-21T09:08:00Z")});
   return events;
 }
 
