@@ -4,6 +4,7 @@
 
 #include "gateway/auth.hpp"
 #include "gateway/command_bridge.hpp"
+#include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
 #include "projections/client_queries.hpp"
@@ -38,17 +39,11 @@ void add_client_routes(router& r, services& s) {
           if (auto wait = co_await await_read_model(ctx, s, "clients")) co_return std::move(*wait);
           std::optional<std::string> cursor;
           if (auto v = ctx.query("cursor")) cursor = std::string(*v);
-          int limit = 20;
-          if (auto v = ctx.query("limit")) {
-            auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), limit);
-            if (ec != std::errc() || end != v->data() + v->size() || limit < 1 || limit > 100) {
-              co_return problem_response(make_error(errc::invalid, "limit must be an integer from 1 to 100", {"limit"}),
-                                         ctx.req);
-            }
-          }
+          auto limit = page_limit(ctx);
+          if (!limit) co_return problem_response(limit.err(), ctx.req);
           const std::string coach_id = caller(ctx)->account_id;
           auto listed = co_await s.pool->run(
-              [&](pqxx::connection& c) { return list_clients(c, coach_id, cursor, limit); });
+              [&](pqxx::connection& c) { return list_clients(c, coach_id, cursor, *limit); });
           if (!listed) co_return problem_response(listed.err(), ctx.req);
           json::array items;
           for (const auto& v : listed->items) items.push_back(client_json(v, false));

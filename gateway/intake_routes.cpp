@@ -5,6 +5,7 @@
 #include "gateway/auth.hpp"
 #include "gateway/command_bridge.hpp"
 #include "gateway/json_input.hpp"
+#include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
 #include "projections/intake_queries.hpp"
@@ -28,22 +29,7 @@ json::object intake_json(const intake_view& v) {
   return o;
 }
 
-std::optional<error> check_uuid(std::string_view value, const char* field) {
-  if (is_uuid(value)) return std::nullopt;
-  return make_error(errc::not_found, std::string(field) + " '" + std::string(value) + "' does not exist");
-}
 
-/// Parses ?limit= (1..100, default 20).
-result<int> page_limit(const request_context& ctx) {
-  auto v = ctx.query("limit");
-  if (!v) return 20;
-  int n = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 100) {
-    return make_error(errc::invalid, "limit must be an integer from 1 to 100", {"limit"});
-  }
-  return n;
-}
 
 awaitable<response> decide_intake(request_context& ctx, services& s, bool accept) {
   static const json_schema schema{json_field::string("notes").optional().multiline().max_length(5000)};

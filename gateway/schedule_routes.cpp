@@ -13,6 +13,7 @@
 #include "gateway/command_bridge.hpp"
 #include "gateway/ics.hpp"
 #include "gateway/json_input.hpp"
+#include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
 #include "projections/session_queries.hpp"
@@ -30,21 +31,7 @@ constexpr date::days max_slot_range{92};
 /// How long a hold reserves its slot.
 constexpr minutes hold_duration{10};
 
-std::optional<error> check_uuid(std::string_view value, const char* what) {
-  if (is_uuid(value)) return std::nullopt;
-  return make_error(errc::not_found, std::string(what) + " '" + std::string(value) + "' does not exist");
-}
 
-result<int> page_limit(const request_context& ctx) {
-  auto v = ctx.query("limit");
-  if (!v) return 20;
-  int n = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-  if (ec != std::errc() || end != v->data() + v->size() || n < 1 || n > 100) {
-    return make_error(errc::invalid, "limit must be an integer from 1 to 100", {"limit"});
-  }
-  return n;
-}
 
 /// An RFC 3339 instant from a field; 422 naming the field otherwise.
 result<timestamp> instant(std::string_view text, const std::string& field) {
