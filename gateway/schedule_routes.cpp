@@ -297,14 +297,15 @@ awaitable<response> session_command(request_context& ctx, services& s, lifecycle
   const json_schema& schema = what == lifecycle::reschedule ? reschedule_schema
                               : what == lifecycle::cancel   ? cancel_schema
                                                             : empty_schema;
+  // Ownership first: a session that is not the caller's is 404 whatever the body says.
+  auto session = co_await participant_session(ctx, s);
+  if (!session) co_return problem_response(session.err(), ctx.req);
   std::optional<json_fields> in;
   if (what == lifecycle::reschedule || !ctx.req.body().empty()) {
     auto parsed = parse_json_body(ctx.req, schema);
     if (!parsed) co_return problem_response(parsed.err(), ctx.req);
     in = std::move(parsed.value());
   }
-  auto session = co_await participant_session(ctx, s);
-  if (!session) co_return problem_response(session.err(), ctx.req);
   const std::string by = caller(ctx)->account_id;
   const auto now = now_utc();
   command_body body;
@@ -682,13 +683,13 @@ void add_schedule_routes(router& r, services& s) {
          access::signed_in, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::cancel); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/confirm", "confirmSession", "The client confirms attendance",
-         access::signed_in, true, "session:id"},
+         access::client, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::confirm); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/complete", "completeSession", "The coach marks the session held",
-         access::signed_in, true, "session:id"},
+         access::coach, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::complete); });
   r.add({http::verb::post, "/api/v1/sessions/{id}/no-show", "markNoShow", "The coach records a no-show",
-         access::signed_in, true, "session:id"},
+         access::coach, true, "session:id"},
         [&s](request_context& ctx) { return session_command(ctx, s, lifecycle::no_show); });
 
   r.add({http::verb::put, "/api/v1/me/preferences", "setPreferences",

@@ -159,6 +159,18 @@ std::vector<domain_event> every_domain_event() {
   events.push_back(session_confirmed{"coach-7", "session-2", at("2026-11-21T09:06:00Z")});
   events.push_back(session_completed{"coach-7", "session-2", at("2026-11-21T09:07:00Z")});
   events.push_back(session_no_show_marked{"coach-7", "session-3", at("2026-11-21T09:08:00Z")});
+  // Identity (issue 3): the account's security and audit events.
+  events.push_back(email_verified{"acct-1", at("2026-11-22T10:20:00Z")});
+  events.push_back(password_changed{"acct-1", personal{"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$bmV3"}, "reset",
+                                    at("2026-11-22T10:21:00Z")});
+  events.push_back(password_reset_requested{"acct-1", personal{"192.0.2.7"}, at("2026-11-22T10:22:00Z")});
+  events.push_back(mfa_enabled{"acct-1", personal{"JBSWY3DPEHPK3PXP"}, {"hash-a", "hash-b"}, at("2026-11-22T10:23:00Z")});
+  events.push_back(recovery_code_used{"acct-1", "hash-a", at("2026-11-22T10:24:00Z")});
+  events.push_back(mfa_disabled{"acct-1", at("2026-11-22T10:25:00Z")});
+  events.push_back(signed_in{"acct-1", "sess-1", "password+totp", personal{"192.0.2.7"}, personal{"Firefox/120"},
+                             at("2026-11-22T10:26:00Z")});
+  events.push_back(sign_in_failed{"acct-1", "password", personal{"192.0.2.8"}, at("2026-11-22T10:27:00Z")});
+  events.push_back(session_revoked{"acct-1", "sess-1", "sign-out", at("2026-11-22T10:28:00Z")});
   return events;
 }
 
