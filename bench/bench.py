@@ -267,8 +267,8 @@ def cmd_report(dirname, out, meta_file):
     line("3 pgbench same SQL (clients_list), 64", get("query_clients_sql"))
     line("3 GET /api/v1/intakes (dashboard), 64 conns", get("query_intakes_http"))
     line("3 pgbench same SQL (intakes_list), 64", get("query_intakes_sql"))
-    line("3 pgbench clients: request's SQL + session touch", get("query_clients_request_sql"))
-    line("3 pgbench intakes: request's SQL + session touch", get("query_intakes_request_sql"))
+    line("3 pgbench clients: request's SQL + session lookup", get("query_clients_request_sql"))
+    line("3 pgbench intakes: request's SQL + session lookup", get("query_intakes_request_sql"))
     lag = get("lag")
     if lag:
         print(f"{'4 projection lag (' + lag.get('projector', '?') + ') under load':<46} {fmt(lag.get('events')) + ' ev':>14} "
