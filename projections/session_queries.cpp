@@ -11,13 +11,16 @@ std::string iso(const std::string& column) {
 }
 
 std::string session_columns() {
-  return "session_id::text, coach_id::text, client_account_id::text, session_type_id::text, title, " + iso("start_at") +
-         ", " + iso("end_at") + ", location, status, sequence, late_cancellation, " + iso("booked_at") + ", " +
+  return "session_id::text, coach_id::text, client_account_id::text, session_type_id::text, "
+         "title, " +
+         iso("start_at") + ", " + iso("end_at") +
+         ", location, status, sequence, late_cancellation, " + iso("booked_at") + ", " +
          iso("updated_at");
 }
 
 constexpr const char* type_columns =
-    "coach_id::text, session_type_id::text, name, duration_minutes, buffer_before_minutes, buffer_after_minutes, "
+    "coach_id::text, session_type_id::text, name, duration_minutes, buffer_before_minutes, "
+    "buffer_after_minutes, "
     "min_notice_minutes, horizon_days, slot_interval_minutes, price_cents, currency, location, "
     "(extract(epoch FROM defined_at) * 1000)::bigint";
 
@@ -39,7 +42,9 @@ session_view to_session(const pqxx::row& r) {
   return v;
 }
 
-timestamp from_millis(const pqxx::field& f) { return timestamp(std::chrono::milliseconds(f.as<std::int64_t>())); }
+timestamp from_millis(const pqxx::field& f) {
+  return timestamp(std::chrono::milliseconds(f.as<std::int64_t>()));
+}
 
 session_type_defined to_type(const pqxx::row& r) {
   session_type_defined t;
@@ -79,40 +84,59 @@ std::string millis_text(timestamp t) { return format_rfc3339(t); }
 
 void prepare_session_queries(pqxx::connection_base& c) {
   c.prepare("schedule_availability_find",
-            "SELECT coach_id::text, time_zone, array_to_string(weekly, E'\\n'), array_to_string(overrides, E'\\n'), "
+            "SELECT coach_id::text, time_zone, array_to_string(weekly, E'\\n'), "
+            "array_to_string(overrides, E'\\n'), "
             "array_to_string(blackouts, E'\\n'), max_sessions_per_day, max_sessions_per_week, "
-            "cancellation_notice_minutes, late_cancellation, (extract(epoch FROM updated_at) * 1000)::bigint "
+            "cancellation_notice_minutes, late_cancellation, (extract(epoch FROM updated_at) * "
+            "1000)::bigint "
             "FROM schedule_availability WHERE coach_id = $1");
   c.prepare("session_types_list",
-            std::string("SELECT ") + type_columns + " FROM session_types WHERE coach_id = $1 ORDER BY name, session_type_id");
+            std::string("SELECT ") + type_columns +
+                " FROM session_types WHERE coach_id = $1 ORDER BY name, session_type_id");
   c.prepare("session_types_find",
-            std::string("SELECT ") + type_columns + " FROM session_types WHERE coach_id = $1 AND session_type_id = $2");
+            std::string("SELECT ") + type_columns +
+                " FROM session_types WHERE coach_id = $1 AND session_type_id = $2");
   c.prepare("schedule_busy",
-            "SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM end_at) * 1000)::bigint, "
+            "SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM end_at) * "
+            "1000)::bigint, "
             "buffer_before_minutes, buffer_after_minutes, true FROM sessions "
             "WHERE coach_id = $1 AND status <> 'cancelled' AND start_at < $3 AND end_at > $2 "
-            "UNION ALL SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM end_at) * 1000)::bigint, "
-            "buffer_before_minutes, buffer_after_minutes, false FROM slot_holds WHERE coach_id = $1 AND expires_at > $4");
-  c.prepare("sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1");
+            "UNION ALL SELECT (extract(epoch FROM start_at) * 1000)::bigint, (extract(epoch FROM "
+            "end_at) * 1000)::bigint, "
+            "buffer_before_minutes, buffer_after_minutes, false FROM slot_holds WHERE coach_id = "
+            "$1 AND expires_at > $4");
+  c.prepare("sessions_find",
+            "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1");
   for (const std::string who : {"coach_id", "client_account_id"}) {
-    const std::string base = "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
+    const std::string base =
+        "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
     c.prepare("sessions_list_" + who + "_upcoming",
-              base + "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
-                     "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, session_id LIMIT $5");
+              base +
+                  "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
+                  "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, "
+                  "session_id LIMIT $5");
     c.prepare("sessions_list_" + who + "_past",
-              base + "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
-                     "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, session_id DESC LIMIT $5");
-    c.prepare("sessions_list_" + who + "_cancelled",
-              base + "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
-                     "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, session_id DESC LIMIT $5");
+              base +
+                  "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
+                  "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
+                  "session_id DESC LIMIT $5");
+    c.prepare(
+        "sessions_list_" + who + "_cancelled",
+        base +
+            "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
+            "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
+            "session_id DESC LIMIT $5");
   }
   c.prepare("preferences_find", "SELECT timezone FROM account_preferences WHERE account_id = $1");
-  c.prepare("preferences_set",
-            "INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, $2, now()) "
-            "ON CONFLICT (account_id) DO UPDATE SET timezone = EXCLUDED.timezone, updated_at = EXCLUDED.updated_at");
+  c.prepare(
+      "preferences_set",
+      "INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, $2, now()) "
+      "ON CONFLICT (account_id) DO UPDATE SET timezone = EXCLUDED.timezone, updated_at = "
+      "EXCLUDED.updated_at");
 }
 
-std::optional<availability_set> find_availability(pqxx::connection_base& connection, const std::string& coach_id) {
+std::optional<availability_set> find_availability(pqxx::connection_base& connection,
+                                                  const std::string& coach_id) {
   pqxx::read_transaction tx(connection);
   auto rows = tx.exec_prepared("schedule_availability_find", coach_id);
   if (rows.empty()) return std::nullopt;
@@ -131,14 +155,16 @@ std::optional<availability_set> find_availability(pqxx::connection_base& connect
   return a;
 }
 
-std::vector<session_type_defined> list_session_types(pqxx::connection_base& connection, const std::string& coach_id) {
+std::vector<session_type_defined> list_session_types(pqxx::connection_base& connection,
+                                                     const std::string& coach_id) {
   pqxx::read_transaction tx(connection);
   std::vector<session_type_defined> out;
   for (const auto& r : tx.exec_prepared("session_types_list", coach_id)) out.push_back(to_type(r));
   return out;
 }
 
-std::optional<session_type_defined> find_session_type(pqxx::connection_base& connection, const std::string& coach_id,
+std::optional<session_type_defined> find_session_type(pqxx::connection_base& connection,
+                                                      const std::string& coach_id,
                                                       const std::string& session_type_id) {
   pqxx::read_transaction tx(connection);
   auto rows = tx.exec_prepared("session_types_find", coach_id, session_type_id);
@@ -146,50 +172,44 @@ std::optional<session_type_defined> find_session_type(pqxx::connection_base& con
   return to_type(rows[0]);
 }
 
-std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std::string& coach_id, timestamp from,
-                                   timestamp to, timestamp now) {
+std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std::string& coach_id,
+                                   timestamp from, timestamp to, timestamp now) {
   pqxx::read_transaction tx(connection);
   std::vector<busy_row> out;
-  for (const auto& r : tx.exec_prepared("schedule_busy", coach_id, millis_text(from), millis_text(to), millis_text(now))) {
-    out.push_back({from_millis(r[0]), from_millis(r[1]), r[2].as<std::int64_t>(), r[3].as<std::int64_t>(), r[4].as<bool>()});
+  for (const auto& r : tx.exec_prepared("schedule_busy", coach_id, millis_text(from),
+                                        millis_text(to), millis_text(now))) {
+    out.push_back({from_millis(r[0]), from_millis(r[1]), r[2].as<std::int64_t>(),
+                   r[3].as<std::int64_t>(), r[4].as<bool>()});
   }
   return out;
 }
 
-std::optional<session_view> find_session(pqxx::connection_base& connection, const std::string& session_id) {
+std::optional<session_view> find_session(pqxx::connection_base& connection,
+                                         const std::string& session_id) {
   pqxx::read_transaction tx(connection);
   auto rows = tx.exec_prepared("sessions_find", session_id);
   if (rows.empty()) return std::nullopt;
   return to_session(rows[0]);
 }
 
-result<page<session_view>> list_sessions(pqxx::connection_base& connection, const std::string& account_id,
-                                         bool as_coach, const std::string& view, timestamp now,
+result<page<session_view>> list_sessions(pqxx::connection_base& connection,
+                                         const std::string& account_id, bool as_coach,
+                                         const std::string& view, timestamp now,
                                          const std::optional<std::string>& cursor, int limit) {
-  std::optional<std::string> after_time, after_id;
-  if (cursor) {
-    auto decoded = decode_cursor(*cursor);
-    if (!decoded) return make_error(errc::invalid, "cursor is not one this API returned", {"cursor"});
-    after_time = decoded->first;
-    after_id = decoded->second;
-  }
+  auto start = start_of_page(cursor);
+  if (!start) return start.err();
   const std::string statement =
       std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
   pqxx::read_transaction tx(connection);
-  auto rows = tx.exec_prepared(statement, account_id, millis_text(now), after_time, after_id, limit + 1);
-  page<session_view> out;
-  for (const auto& row : rows) {
-    if (static_cast<int>(out.items.size()) == limit) {
-      const auto& last = out.items.back();
-      out.next_cursor = encode_cursor(last.start_at, last.session_id);
-      break;
-    }
-    out.items.push_back(to_session(row));
-  }
-  return out;
+  auto rows = tx.exec_prepared(statement, account_id, millis_text(now), start->after_time,
+                               start->after_id, limit + 1);
+  return make_page<session_view>(rows, limit, to_session, [](const session_view& v) {
+    return std::make_pair(v.start_at, v.session_id);
+  });
 }
 
-std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection, const std::string& account_id) {
+std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection,
+                                                    const std::string& account_id) {
   pqxx::read_transaction tx(connection);
   auto rows = tx.exec_prepared("preferences_find", account_id);
   if (rows.empty()) return std::nullopt;
