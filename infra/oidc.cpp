@@ -1,4 +1,5 @@
 #include "infra/oidc.hpp"
+#include "infra/percent_encoding.hpp"
 
 #include <curl/curl.h>
 #include <openssl/core_names.h>
@@ -97,22 +98,6 @@ result<json::object> fetch_json(const std::string& url, const std::string* form 
                       {"code"}, "oidc-refused");
   }
   return std::move(parsed.as_object());
-}
-
-std::string form_escape(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 std::string string_at(const json::object& o, std::string_view key) {
@@ -222,8 +207,8 @@ result<oidc_authorization> oidc_client::begin() {
   a.nonce = random_token(32);
   a.code_verifier = random_token(48);
   a.url = ep->authorization + (ep->authorization.find('?') == std::string::npos ? "?" : "&") +
-          "response_type=code&client_id=" + form_escape(config_.client_id) +
-          "&redirect_uri=" + form_escape(config_.redirect_uri) + "&scope=" + form_escape(config_.scopes) +
+          "response_type=code&client_id=" + percent_encode(config_.client_id) +
+          "&redirect_uri=" + percent_encode(config_.redirect_uri) + "&scope=" + percent_encode(config_.scopes) +
           "&state=" + a.state + "&nonce=" + a.nonce + "&code_challenge=" + pkce_challenge(a.code_verifier) +
           "&code_challenge_method=S256";
   return a;
@@ -233,11 +218,11 @@ result<oidc_identity> oidc_client::finish(const std::string& code, const std::st
                                           const std::string& expected_nonce) {
   auto ep = discover();
   if (!ep) return ep.err();
-  const std::string form = "grant_type=authorization_code&code=" + form_escape(code) +
-                           "&redirect_uri=" + form_escape(config_.redirect_uri) +
-                           "&client_id=" + form_escape(config_.client_id) +
-                           "&client_secret=" + form_escape(config_.client_secret) +
-                           "&code_verifier=" + form_escape(code_verifier);
+  const std::string form = "grant_type=authorization_code&code=" + percent_encode(code) +
+                           "&redirect_uri=" + percent_encode(config_.redirect_uri) +
+                           "&client_id=" + percent_encode(config_.client_id) +
+                           "&client_secret=" + percent_encode(config_.client_secret) +
+                           "&code_verifier=" + percent_encode(code_verifier);
   auto tokens = fetch_json(ep->token, &form);
   if (!tokens) return tokens.err();
   const std::string id_token = string_at(*tokens, "id_token");

@@ -1,4 +1,5 @@
 #include "infra/totp.hpp"
+#include "infra/percent_encoding.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -23,23 +24,6 @@ const EVP_MD* digest_of(totp_hash hash) {
       return EVP_sha512();
   }
   return EVP_sha1();
-}
-
-/// Percent-encodes a URI component (RFC 3986 unreserved characters stay).
-std::string uri_escape(std::string_view text) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-        c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -121,8 +105,8 @@ std::optional<std::int64_t> verify_totp(std::string_view key, std::string_view c
 }
 
 std::string totp_uri(std::string_view issuer, std::string_view account, std::string_view base32_secret) {
-  return "otpauth://totp/" + uri_escape(issuer) + ":" + uri_escape(account) + "?secret=" +
-         std::string(base32_secret) + "&issuer=" + uri_escape(issuer) + "&algorithm=SHA1&digits=6&period=30";
+  return "otpauth://totp/" + percent_encode(issuer) + ":" + percent_encode(account) + "?secret=" +
+         std::string(base32_secret) + "&issuer=" + percent_encode(issuer) + "&algorithm=SHA1&digits=6&period=30";
 }
 
 }  // namespace coachd
