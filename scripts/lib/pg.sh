@@ -55,7 +55,10 @@ pg_stop() {
   fi
 }
 
-# pg_free_port START: the first port from START on that nothing listens on.
+# pg_free_port START: the first port from START on that nothing listens on. Callers start below
+# the kernel's ephemeral range (32768-60999 on Linux): a port inside it can be taken at any
+# moment as the local end of an outgoing connection (a load run opens thousands), and then a
+# server cannot bind it even though nothing listens there.
 pg_free_port() {
   local p=$1
   while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done

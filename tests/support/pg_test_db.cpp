@@ -15,7 +15,7 @@ std::string test_server_conninfo() {
   if (env == nullptr || *env == '\0') {
     throw std::runtime_error(
         "COACHD_TEST_PG is not set: run the tests through scripts/test, or export a libpq "
-        "connection string such as 'host=127.0.0.1 port=55433 user=postgres'");
+        "connection string such as 'host=127.0.0.1 port=25433 user=postgres'");
   }
   return env;
 }
