@@ -1,31 +1,50 @@
 #include "projections/reminders.hpp"
 
+#include <date/tz.h>
+
 #include <iostream>
+#include <stdexcept>
 
 #include "infra/crypto.hpp"
 #include "infra/mail_outbox.hpp"
 
 namespace coachd {
 
+namespace {
+
+/// "2026-06-04 11:00 (Europe/Berlin)": the start in the client's zone, UTC when they have none or
+/// when it is one this tz database does not know (a stored name must never block reminders).
+std::string local_time_text(timestamp start, const std::string& zone_name) {
+  const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(start);
+  if (!zone_name.empty()) {
+    try {
+      const auto* zone = date::locate_zone(zone_name);
+      return date::format("%Y-%m-%d %H:%M", date::make_zoned(zone, seconds)) + " (" + zone_name + ")";
+    } catch (const std::runtime_error&) {
+      // fall through to UTC
+    }
+  }
+  return date::format("%Y-%m-%d %H:%M", seconds) + " (UTC)";
+}
+
+}  // namespace
+
 void reminders_projector::prepare(pqxx::connection_base& c) {
   c.prepare("reminders_booked",
-            "INSERT INTO session_reminders (session_id, coach_id, client_account_id, session_start, sequence, due_at) "
-            "VALUES ($1, $2, $3, $4::timestamptz, 0, $4::timestamptz - make_interval(mins => $5)) "
-            "ON CONFLICT (session_id) DO NOTHING");
-  // A new time is a new reminder: due again, unsent (whether or not the old one went out).
+            "INSERT INTO session_reminders (session_id, coach_id, client_account_id, session_start, sequence) "
+            "VALUES ($1, $2, $3, $4::timestamptz, 0) ON CONFLICT (session_id) DO NOTHING");
+  // A new time is a new reminder: unsent again (whether or not the old one went out).
   c.prepare("reminders_rescheduled",
-            "UPDATE session_reminders SET session_start = $2::timestamptz, sequence = $3, "
-            "due_at = $2::timestamptz - make_interval(mins => $4), sent_at = NULL WHERE session_id = $1");
+            "UPDATE session_reminders SET session_start = $2::timestamptz, sequence = $3, sent_at = NULL "
+            "WHERE session_id = $1");
   c.prepare("reminders_removed", "DELETE FROM session_reminders WHERE session_id = $1");
 }
 
 void reminders_projector::apply(pqxx::work& tx, const stored_event&, const domain_event& event) {
-  const int lead = static_cast<int>(options_.lead.count());
   if (const auto* e = std::get_if<session_booked>(&event)) {
-    tx.exec_prepared("reminders_booked", e->session_id, e->coach_id, e->client_account_id, format_rfc3339(e->start),
-                     lead);
+    tx.exec_prepared("reminders_booked", e->session_id, e->coach_id, e->client_account_id, format_rfc3339(e->start));
   } else if (const auto* e = std::get_if<session_rescheduled>(&event)) {
-    tx.exec_prepared("reminders_rescheduled", e->session_id, format_rfc3339(e->start), e->sequence, lead);
+    tx.exec_prepared("reminders_rescheduled", e->session_id, format_rfc3339(e->start), e->sequence);
   } else if (const auto* e = std::get_if<session_cancelled>(&event)) {
     tx.exec_prepared("reminders_removed", e->session_id);
   } else if (const auto* e = std::get_if<session_completed>(&event)) {
@@ -36,7 +55,13 @@ void reminders_projector::apply(pqxx::work& tx, const stored_event&, const domai
 }
 
 reminder_dispatcher::reminder_dispatcher(std::string conninfo, reminder_options options)
-    : conninfo_(std::move(conninfo)), options_(std::move(options)) {}
+    : conninfo_(std::move(conninfo)), options_(std::move(options)) {
+  if (options_.lead <= std::chrono::minutes::zero() || options_.lead > max_reminder_lead) {
+    throw std::invalid_argument("the reminder lead time must be from 1 to " +
+                                std::to_string(max_reminder_lead.count()) + " minutes (30 days), got " +
+                                std::to_string(options_.lead.count()));
+  }
+}
 
 reminder_dispatcher::~reminder_dispatcher() { stop(); }
 
@@ -62,26 +87,29 @@ std::size_t reminder_dispatcher::dispatch_once() {
 
 std::size_t reminder_dispatcher::dispatch(pqxx::connection& connection) {
   pqxx::work tx(connection);
-  // Due and unsent, for sessions that have not started; claimed so that concurrent
-  // dispatchers skip them.
-  auto due = tx.exec(
-      "SELECT r.session_id::text, r.sequence, r.client_account_id::text, a.email, a.display_name, "
-      "COALESCE(s.title, 'Session'), to_char(r.session_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'), "
-      "COALESCE(s.location, ''), COALESCE(p.timezone, 'UTC'), "
-      "to_char(r.session_start AT TIME ZONE COALESCE(p.timezone, 'UTC'), 'YYYY-MM-DD HH24:MI') "
+  // Unsent, starting within the lead time and not yet started, for sessions the sessions read
+  // model also shows live at that start; claimed so that concurrent dispatchers skip them.
+  auto due = tx.exec_params(
+      "SELECT r.session_id::text, r.sequence, r.client_account_id::text, a.email, a.display_name, s.title, "
+      "to_char(r.session_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI \"UTC\"'), s.location, p.timezone, "
+      "(extract(epoch FROM r.session_start) * 1000)::bigint "
       "FROM session_reminders r "
+      "JOIN sessions s ON s.session_id = r.session_id AND s.status IN ('booked', 'confirmed') "
+      "AND s.start_at = r.session_start "
       "LEFT JOIN accounts a ON a.account_id = r.client_account_id "
-      "LEFT JOIN sessions s ON s.session_id = r.session_id "
       "LEFT JOIN account_preferences p ON p.account_id = r.client_account_id "
-      "WHERE r.sent_at IS NULL AND r.due_at <= now() AND r.session_start > now() "
-      "ORDER BY r.due_at LIMIT 50 FOR UPDATE OF r SKIP LOCKED");
+      "WHERE r.sent_at IS NULL AND r.session_start > now() AND r.session_start <= now() + make_interval(mins => $1) "
+      "ORDER BY r.session_start LIMIT 50 FOR UPDATE OF r SKIP LOCKED",
+      static_cast<int>(options_.lead.count()));
   std::size_t sent = 0;
   for (const auto& row : due) {
     const std::string session_id = row[0].as<std::string>();
+    // The key's start is minute-precise UTC text, as since the first release: ids stay stable.
     const std::string key = session_id + "/" + row[1].as<std::string>() + "/" + row[6].as<std::string>();
     const std::string reminder_id = uuid_from_name(id_namespace, key);
     const std::string title = row[5].as<std::string>();
-    const std::string local = row[9].as<std::string>() + " (" + row[8].as<std::string>() + ")";
+    const timestamp start{std::chrono::milliseconds(row[9].as<std::int64_t>())};
+    const std::string local = local_time_text(start, row[8].is_null() ? std::string() : row[8].as<std::string>());
     const std::string text = "Reminder: \"" + title + "\" starts " + local + ".";
     if (!row[3].is_null()) {
       mail_message mail;

@@ -1,11 +1,17 @@
 #pragma once
 /// Session reminders as a durable scheduler driven by events. The reminders projector keeps one
-/// due reminder per live session in `session_reminders` (booked → added, rescheduled → replaced
-/// with the new time and unsent again, cancelled / completed / no-show → removed). The
-/// dispatcher claims due, unsent rows (FOR UPDATE SKIP LOCKED) and, in the same transaction,
-/// queues the client's e-mail in the mail outbox, writes an in-app notification and marks the
-/// row sent, so each reminder goes out exactly once, across restarts and any number of
-/// dispatchers. Ids derive from (session, sequence): a reminder for a new time is a new one.
+/// pending reminder per live session in `session_reminders` (booked → added, rescheduled →
+/// replaced with the new time and unsent again, cancelled / completed / no-show → removed). The
+/// dispatcher claims unsent rows whose session starts within the lead time (FOR UPDATE SKIP
+/// LOCKED) and, in the same transaction, queues the client's e-mail in the mail outbox, writes
+/// an in-app notification and marks the row sent, so each reminder goes out exactly once,
+/// across restarts and any number of dispatchers. Ids derive from (session, sequence, start):
+/// a reminder for a new time is a new one, and a replayed one is ignored by the outbox.
+///
+/// The lead time is the dispatcher's alone, applied when it looks for due rows, so a changed
+/// setting applies to every pending reminder. A row is sent only while the `sessions` read model
+/// agrees that the session is live at that start (booked or confirmed), so a cancellation or a
+/// reschedule that one projector has applied and the other not yet never sends a stale reminder.
 
 #include <atomic>
 #include <chrono>
@@ -18,29 +24,31 @@
 
 namespace coachd {
 
-/// How far ahead reminders go out.
+/// The longest lead time accepted (--reminder-lead-minutes).
+inline constexpr std::chrono::minutes max_reminder_lead{30 * 24 * 60};
+
+/// How the dispatcher sends reminders.
 struct reminder_options {
+  /// How long before a session its reminder goes out: more than zero, at most max_reminder_lead.
   std::chrono::minutes lead{24 * 60};
   std::string mail_from = "coachd <no-reply@coachd.local>";
   std::string portal_url = "http://127.0.0.1:8080";
   std::chrono::milliseconds poll_interval{1000};
 };
 
+/// Keeps `session_reminders`: one row per live session with its start and sequence.
 class reminders_projector final : public projector {
  public:
-  explicit reminders_projector(reminder_options options = {}) : options_(std::move(options)) {}
   std::string name() const override { return "reminders"; }
   std::vector<std::string> tables() const override { return {"session_reminders"}; }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
-
- private:
-  reminder_options options_;
 };
 
 /// Sends due reminders from a background thread (or one batch at a time for tests).
 class reminder_dispatcher {
  public:
+  /// Throws std::invalid_argument when options.lead is out of range.
   reminder_dispatcher(std::string conninfo, reminder_options options = {});
   ~reminder_dispatcher();  // stop()
   reminder_dispatcher(const reminder_dispatcher&) = delete;
