@@ -27,6 +27,7 @@
 #include "infra/pg_key_store.hpp"
 #include "infra/pg_pool.hpp"
 #include "projections/accounts_projector.hpp"
+#include "projections/calendar_feed_queries.hpp"
 #include "projections/identity_projector.hpp"
 #include "projections/identity_queries.hpp"
 #include "projections/client_queries.hpp"
@@ -272,6 +273,7 @@ struct app::impl final : onboarding_commands {
                                        prepare_client_queries(c);
                                        prepare_session_queries(c);
                                        prepare_identity_queries(c);
+                                       prepare_calendar_feed_queries(c);
                                      });
     svc.pool = pool.get();
     if (config.run_commands) processor->start();

@@ -17,6 +17,8 @@ void add_client_routes(router& r, services& s);
 /// Scheduling: availability, session types, slots, holds, booking, the session lifecycle,
 /// session lists, .ics, time-zone preference.
 void add_schedule_routes(router& r, services& s);
+/// The caller's subscribable calendar feed (create/rotate, inspect, revoke) and the feed itself.
+void add_calendar_feed_routes(router& r, services& s);
 
 /// The OpenAPI document: gateway/openapi/*.json merged ($COACHD_OPENAPI_DIR overrides the
 /// directory). Throws when a fragment is unreadable or two fragments describe the same path.

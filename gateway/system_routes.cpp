@@ -141,6 +141,7 @@ void add_all_routes(router& r, services& s) {
   add_intake_routes(r, s);
   add_client_routes(r, s);
   add_schedule_routes(r, s);
+  add_calendar_feed_routes(r, s);
 }
 
 }  // namespace coachd::gateway

@@ -102,6 +102,21 @@ std::pair<std::string, std::string> mint_session(const std::string& conninfo, co
   return {token, row[0].as<std::string>()};
 }
 
+/// A fresh calendar-feed token for an account, minted in the database (it replaces the account's
+/// feed, as POST /api/v1/me/calendar-feed does, so a call that rotates or revokes it cannot
+/// disturb the next one); returns the token.
+std::string mint_feed_token(const std::string& conninfo, const std::string& account_id) {
+  const std::string token = random_token(32);
+  pqxx::connection c(conninfo);
+  pqxx::work tx(c);
+  tx.exec_params(
+      "INSERT INTO calendar_feeds (account_id, token_hash, created_at) VALUES ($1::uuid, $2, now()) "
+      "ON CONFLICT (account_id) DO UPDATE SET token_hash = EXCLUDED.token_hash",
+      account_id, token_hash_hex(token));
+  tx.commit();
+  return token;
+}
+
 bool role_allows(gateway::access required, const std::string& role) {
   switch (required) {
     case gateway::access::anonymous:
@@ -176,6 +191,9 @@ BOOST_AUTO_TEST_CASE(every_route_answers_every_caller_exactly_as_declared) {
            !sql_one(pg, "SELECT 1 FROM intakes WHERE intake_id = '" + fixtures["intake"].id + "'").empty();
   }));
   fixtures["auth_session"] = {"", {who::coach}, true};
+  // The demo coach's calendar feed token: the public feed route's {feed_token} (the token is
+  // the credential, so every caller gets the feed).
+  fixtures["feed_token"] = {"", {who::coach}, true};
   // A coaching session of the demo coach with the demo client (the coach publishes availability
   // and books directly), so the scheduling routes have something to find.
   const auto coach_session = mint_session(pg, account[who::coach], "coach");
@@ -234,6 +252,7 @@ BOOST_AUTO_TEST_CASE(every_route_answers_every_caller_exactly_as_declared) {
         std::map<std::string, std::string> ids;
         for (auto& [k, f] : fixtures) {
           if (f.fresh_per_call && k == "auth_session") f.id = mint_session(pg, account[who::coach], "coach").second;
+          if (f.fresh_per_call && k == "feed_token") f.id = mint_feed_token(pg, account[who::coach]);
           ids[k] = f.id;
         }
         // Fill the path: the scoped parameter with its fixture, others by kind name or a
