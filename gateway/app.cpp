@@ -1,6 +1,7 @@
 #include "gateway/app.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <charconv>
 #include <cstdio>
 #include <future>
 #include <pqxx/pqxx>
@@ -65,6 +66,19 @@ result<command_outcome> submit_and_wait(command_processor& processor, command cm
 
 }  // namespace
 
+std::chrono::minutes parse_reminder_lead(std::string_view text, std::string_view source) {
+  const auto rule = [&] {
+    return std::string(source) + " must be a whole number of minutes from 1 to " +
+           std::to_string(max_reminder_lead.count()) + " (30 days); got '" + std::string(text) + "'";
+  };
+  long long minutes = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, minutes);
+  if (text.empty() || ec != std::errc() || ptr != end) throw std::invalid_argument(rule());
+  if (minutes < 1 || minutes > max_reminder_lead.count()) throw std::invalid_argument(rule());
+  return std::chrono::minutes(minutes);
+}
+
 void apply_environment(app_config& c) {
   auto env = [](const char* name) -> const char* {
     const char* v = std::getenv(name);
@@ -84,6 +98,7 @@ void apply_environment(app_config& c) {
   if (auto v = env("COACHD_SMTP_PASSWORD")) c.smtp_password = v;
   if (auto v = env("COACHD_PORTAL_URL")) c.portal_url = v;
   if (auto v = env("COACHD_SECURE_COOKIES")) c.secure_cookies = std::string(v) == "1" || std::string(v) == "true";
+  if (auto v = env("COACHD_REMINDER_LEAD_MINUTES")) c.reminder_lead = parse_reminder_lead(v, "COACHD_REMINDER_LEAD_MINUTES");
 }
 
 struct app::impl final : onboarding_commands {
@@ -246,6 +261,11 @@ struct app::impl final : onboarding_commands {
   }
 
   void start() {
+    if (config.reminder_lead < std::chrono::minutes(1) || config.reminder_lead > max_reminder_lead) {
+      throw std::invalid_argument("the reminder lead time must be from 1 to " +
+                                  std::to_string(max_reminder_lead.count()) + " minutes (30 days), got " +
+                                  std::to_string(config.reminder_lead.count()));
+    }
     {
       pqxx::connection c(config.pg);
       apply_migrations(c);
@@ -288,7 +308,7 @@ struct app::impl final : onboarding_commands {
       open_mail();
       dispatcher->start();
       reminder_sender = std::make_unique<reminder_dispatcher>(
-          config.pg, reminder_options{std::chrono::minutes(24 * 60), config.mail_from, config.portal_url,
+          config.pg, reminder_options{config.reminder_lead, config.mail_from, config.portal_url,
                                        std::chrono::milliseconds(1000)});
       reminder_sender->start();
     }

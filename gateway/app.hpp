@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace coachd::gateway {
 
@@ -36,9 +37,18 @@ struct app_config {
   bool secure_cookies = false;  // must be true anywhere but loopback development
   std::chrono::milliseconds consistency_wait{2000};
   std::chrono::milliseconds shutdown_grace{10000};
+  /// How long before a session its reminder goes out (--reminder-lead-minutes): 1 minute to
+  /// 30 days; start() refuses anything else.
+  std::chrono::minutes reminder_lead{24 * 60};
 };
 
+/// The value of --reminder-lead-minutes or COACHD_REMINDER_LEAD_MINUTES (named by `source` in
+/// the error): a whole number of minutes from 1 to 43200 (30 days). Throws
+/// std::invalid_argument with the rule and the offending text otherwise.
+std::chrono::minutes parse_reminder_lead(std::string_view text, std::string_view source);
+
 /// Reads COACHD_* environment variables into `config` (flags applied later override them).
+/// Throws std::invalid_argument for a value it cannot use.
 void apply_environment(app_config& config);
 
 class app {

@@ -14,7 +14,13 @@ namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
   coachd::gateway::app_config config;
-  coachd::gateway::apply_environment(config);
+  try {
+    coachd::gateway::apply_environment(config);
+  } catch (const std::exception& e) {
+    std::cerr << "coachd: " << e.what() << "\n";
+    return 2;
+  }
+  std::string reminder_lead = std::to_string(config.reminder_lead.count());
   bool seed_demo = false, no_gateway = false, no_commands = false, no_projectors = false;
   int consistency_ms = static_cast<int>(config.consistency_wait.count());
   po::options_description options("coachd options (environment variables COACHD_<NAME> work too)");
@@ -38,6 +44,8 @@ int main(int argc, char** argv) {
       ("smtp-password", po::value(&config.smtp_password), "SMTP password (prefer COACHD_SMTP_PASSWORD)")
       ("portal-url", po::value(&config.portal_url)->default_value(config.portal_url), "URL named in e-mails")
       ("secure-cookies", po::bool_switch(&config.secure_cookies), "mark the session cookie Secure (HTTPS)")
+      ("reminder-lead-minutes", po::value(&reminder_lead)->default_value(reminder_lead),
+       "how long before a session its reminder goes out, 1 to 43200 (30 days)")
       ("consistency-wait-ms", po::value(&consistency_ms)->default_value(consistency_ms),
        "longest wait of a query for a consistency token")
       ("seed-demo", po::bool_switch(&seed_demo), "register the demo coach and client (idempotent)")
@@ -48,6 +56,7 @@ int main(int argc, char** argv) {
   try {
     po::store(po::parse_command_line(argc, argv, options), vm);
     po::notify(vm);
+    config.reminder_lead = coachd::gateway::parse_reminder_lead(reminder_lead, "--reminder-lead-minutes");
   } catch (const std::exception& e) {
     std::cerr << "coachd: " << e.what() << "\n" << options << "\n";
     return 2;
