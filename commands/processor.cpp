@@ -39,6 +39,8 @@ struct command_processor::worker {
   std::unordered_map<std::string, remembered_command>& remembered = held.remembered;
   std::uint64_t events_since_snapshot = 0;
   bool lost = false;
+  bool stale = false;  // the state may hold effects of a failed append: reload before going on
+  const stream_record empty_stream{};
   std::mutex mutex;
   std::condition_variable wake;
   std::deque<pending_command> queue;
@@ -92,6 +94,26 @@ struct command_processor::worker {
     if (events_since_snapshot >= owner.options_.snapshot_every) take_snapshot(reader->position(partition));
   }
 
+  /// After a failed append: drops the state and folds the partition again (the log decides
+  /// whether the failed batch was written). False, after a pause, while the log is unreachable.
+  bool reload() {
+    try {
+      held = partition_state{};
+      events_since_snapshot = 0;
+      rebuild();
+      stale = false;
+      return true;
+    } catch (const fenced_error& e) {
+      std::fprintf(stderr, "coachd: partition %d fenced while reloading: %s\n", partition, e.what());
+      lost = true;
+      return false;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "coachd: partition %d: reload after a failed append failed: %s\n", partition, e.what());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      return false;
+    }
+  }
+
   /// Stores the partition's state as of `position` (the next offset to read after it).
   /// A failure is reported and costs only a longer rebuild next time.
   void take_snapshot(std::int64_t position) {
@@ -120,6 +142,14 @@ struct command_processor::worker {
           batch.push_back(std::move(queue.front()));
           queue.pop_front();
         }
+      }
+      if (stale && !reload()) {
+        for (auto& p : batch) {
+          p.done(make_error(errc::unavailable, "partition " + std::to_string(partition) +
+                                                   " is recovering from an event log failure; retry"));
+        }
+        if (lost) break;
+        continue;
       }
       if (!process(batch)) {
         lost = true;
@@ -161,9 +191,10 @@ struct command_processor::worker {
       std::size_t same_as = SIZE_MAX;  // index of an earlier command in this batch with this id
     };
     std::vector<staged> staging(batch.size());
-    std::unordered_map<std::string, stream_record> scratch;
     std::unordered_map<std::string, std::size_t> ids_in_batch;
     std::vector<event_envelope> envelopes;
+    key_provider& keys = owner.codec_.keys();
+    const std::uint64_t sealing = keys.begin_sealing();
 
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const command& cmd = batch[i].cmd;
@@ -192,12 +223,11 @@ struct command_processor::worker {
           continue;
         }
       }
-      auto scratch_it = scratch.find(cmd.stream);
-      if (scratch_it == scratch.end()) {
-        auto live = streams.find(cmd.stream);
-        scratch_it = scratch.emplace(cmd.stream, live == streams.end() ? stream_record{} : live->second).first;
-      }
-      stream_record& record = scratch_it->second;
+      // Decided against the live state, which already holds the effects of the commands before
+      // it in this batch. A failed append reloads the partition (see run()), so nothing
+      // tentative survives it, and no state is copied per command.
+      auto live = streams.find(cmd.stream);
+      const stream_record& record = live == streams.end() ? empty_stream : live->second;
       if (cmd.expected_version && *cmd.expected_version != record.version) {
         staging[i].answer = make_error(
             errc::version_conflict,
@@ -211,9 +241,9 @@ struct command_processor::worker {
         staging[i].answer = decided.err();
         continue;
       }
-      stream_record next = record;
-      std::vector<event_envelope> produced;
+      const std::size_t first = envelopes.size();
       try {
+        std::int64_t version = record.version;
         for (const auto& event : decided.value()) {
           event_envelope env;
           env.id = new_uuid();
@@ -222,26 +252,27 @@ struct command_processor::worker {
           env.type = encoded.type;
           env.time = format_rfc3339(cmd.issued_at);
           env.subject = cmd.stream;
-          env.stream_version = ++next.version;
+          env.stream_version = ++version;
           env.command_id = cmd.id;
           env.correlation_id = cmd.correlation_id;
           env.causation_id = cmd.causation_id;
           env.actor = cmd.actor;
           env.schema_version = encoded.schema_version;
           env.data = std::move(encoded.data);
-          evolve_state(next.state, event);
-          produced.push_back(std::move(env));
+          envelopes.push_back(std::move(env));
         }
       } catch (const std::exception& e) {
+        envelopes.resize(first);
         staging[i].answer = make_error(errc::unavailable, std::string("could not encode events: ") + e.what());
         continue;
       }
-      record = std::move(next);
-      if (produced.empty()) {
+      if (envelopes.size() == first) {
         staging[i].answer = command_outcome{cmd.stream, record.version, partition, -1, false};
         continue;
       }
-      for (auto& env : produced) envelopes.push_back(std::move(env));
+      stream_record& target = live == streams.end() ? streams[cmd.stream] : live->second;
+      for (const auto& event : decided.value()) evolve_state(target.state, event);
+      target.version = envelopes.back().stream_version;
       staging[i].has_events = true;
       staging[i].last_event = envelopes.size() - 1;
     }
@@ -251,7 +282,10 @@ struct command_processor::worker {
       std::optional<error> failure;
       append_result appended;
       try {
+        // Keys created for this batch reach the disk no later than the append does.
+        const std::uint64_t keys_ticket = keys.make_durable(sealing);
         appended = writer->append(envelopes);
+        keys.written_durably(keys_ticket);
       } catch (const fenced_error& e) {
         failure = make_error(errc::unavailable, std::string("partition owner changed: ") + e.what());
         lost = true;
@@ -261,13 +295,14 @@ struct command_processor::worker {
         std::fprintf(stderr, "coachd: partition %d append failed: %s\n", partition, e.what());
       }
       if (failure) {
-        // Nothing was written: answer every command that had events with the failure and
-        // forget the tentative state.
+        // Answer every command that had events with the failure. The live state holds their
+        // effects; it is reloaded from the log (which has them only if the append committed
+        // after all) before the next batch.
         for (auto& s : staging) {
           if (s.has_events) s.answer = *failure;
         }
+        stale = true;
       } else {
-        for (auto& [stream, record] : scratch) streams[stream] = std::move(record);
         stream_count = streams.size();
         std::size_t commands_in_append = 0;
         for (std::size_t i = 0; i < batch.size(); ++i) {

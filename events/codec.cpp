@@ -6,10 +6,11 @@ namespace coachd {
 
 struct event_codec::impl {
   codec_detail::basic_event_codec<domain_event> codec;
+  key_provider* keys;
 };
 
 event_codec::event_codec(key_provider& keys, const upcaster_registry& upcasters)
-    : impl_(std::make_unique<impl>(impl{{keys, upcasters}})) {}
+    : impl_(std::make_unique<impl>(impl{{keys, upcasters}, &keys})) {}
 
 event_codec::~event_codec() = default;
 
@@ -17,6 +18,8 @@ encoded_event event_codec::encode(const domain_event& e, std::string_view event_
   auto encoded = impl_->codec.encode(e, event_id);
   return encoded_event{encoded.type, encoded.source, encoded.schema_version, std::move(encoded.data)};
 }
+
+key_provider& event_codec::keys() const { return *impl_->keys; }
 
 result<domain_event> event_codec::decode(const event_envelope& envelope) const {
   return impl_->codec.decode(envelope);

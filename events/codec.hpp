@@ -38,6 +38,9 @@ class event_codec {
   /// tampered payload, missing upcaster.
   result<domain_event> decode(const event_envelope& envelope) const;
 
+  /// The key provider personal fields are sealed and opened with.
+  key_provider& keys() const;
+
  private:
   struct impl;
   std::unique_ptr<impl> impl_;

@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cstdint>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -47,6 +48,19 @@ class key_provider {
   virtual data_key key_for_write(const std::string& subject) = 0;
   /// The subject's key, or nullopt when the subject was erased or never had a key.
   virtual std::optional<data_key> key_for_read(const std::string& subject) = 0;
+  /// Durability of new keys, for providers that create keys without waiting for the disk.
+  /// A writer of sealed data (the command processor, once per group commit) calls
+  /// begin_sealing() before it seals anything, make_durable(mark) before it writes what it
+  /// sealed, and written_durably(ticket) once that write is durable, so that a crash can never
+  /// keep a sealed field whose key it lost. make_durable throws when a key handed out since
+  /// begin_sealing may have been lost (the writer then drops what it sealed and retries later).
+  virtual std::uint64_t begin_sealing() { return 0; }
+  /// Returns a ticket for written_durably.
+  virtual std::uint64_t make_durable(std::uint64_t mark) {
+    (void)mark;
+    return 0;
+  }
+  virtual void written_durably(std::uint64_t ticket) { (void)ticket; }
 };
 
 /// The prefix every sealed field starts with (it names the format version).

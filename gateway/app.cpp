@@ -273,7 +273,13 @@ struct app::impl final : onboarding_commands {
     }
     svc.email_key = load_email_key();
     open_log();
-    keys = std::make_unique<pg_key_store>(config.pg);
+    pg_key_store_options key_options;
+    key_options.master_key = master_key_from_env();
+    // With the log in the same cluster, each group commit's append flushes the keys created
+    // for it; with Kafka, the processor flushes them once per group commit before appending.
+    key_options.new_keys = config.event_log == "postgres" ? pg_key_store_options::durability::shared_wal
+                                                          : pg_key_store_options::durability::deferred;
+    keys = std::make_unique<pg_key_store>(config.pg, key_options);
     keys->preload_all();
     codec = std::make_unique<event_codec>(*keys);
     snapshots = std::make_unique<pg_snapshot_store>(

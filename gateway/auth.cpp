@@ -105,17 +105,10 @@ before_hook make_auth_hook(services& s) {
         // A read on the hot path: the session must be within both expiries. last_seen_at is
         // touched at most once a minute, without waiting for the disk (losing a touch only
         // shortens an idle session by a minute), so a request costs no synchronous commit.
-        pqxx::work tx(c);
-        auto rows = tx.exec_params(
-            "SELECT account_id::text, role, csrf_token, session_id::text, "
-            "last_seen_at < now() - interval '1 minute' FROM auth_sessions WHERE token_hash = $1 "
-            "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2)",
-            hash, idle);
-        if (!rows.empty() && rows[0][4].as<bool>()) {
-          tx.exec("SET LOCAL synchronous_commit = off");
-          tx.exec_params("UPDATE auth_sessions SET last_seen_at = now() WHERE token_hash = $1", hash);
-        }
-        tx.commit();
+        // (Statements from prepare_identity_queries; autocommit, so one round trip each.)
+        pqxx::nontransaction tx(c);
+        auto rows = tx.exec_prepared("auth_session_lookup", hash, idle);
+        if (!rows.empty() && rows[0][4].as<bool>()) tx.exec_prepared("auth_session_touch", hash);
         if (rows.empty()) return std::nullopt;
         return principal{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), hash,
                          rows[0][2].as<std::string>(), false, rows[0][3].as<std::string>()};

@@ -96,7 +96,9 @@ int rebuild(const gateway::app_config& c, const std::string& name) {
     return 2;
   }
   auto log = open_log(c);
-  pg_key_store keys(c.pg);
+  pg_key_store_options key_options;
+  key_options.master_key = master_key_from_env();
+  pg_key_store keys(c.pg, key_options);
   keys.preload_all();
   event_codec codec(keys);
   {

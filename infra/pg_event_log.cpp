@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
 #include <pqxx/pqxx>
+#include <thread>
 #include <stdexcept>
 #include <string_view>
 #include <utility>
@@ -114,10 +118,79 @@ const std::string create_schema_sql[] = {
 
 // ---------------------------------------------------------------------------------------------
 
+}  // namespace
+
+/// Sends the NOTIFY that wakes tailing readers, on a connection and thread of its own, so that
+/// an append returns as soon as its COMMIT is durable. A NOTIFY inside the append would be
+/// worse still: it takes a database-wide lock until its commit ends, serializing every
+/// partition's commits behind each other's WAL flush. Announcements that pile up while one is
+/// being sent go out together in the next statement. One lost to a crash or a dropped
+/// connection costs readers at most their max_wait (they poll as well).
+class pg_event_log::notifier {
+ public:
+  explicit notifier(std::string conninfo) : conninfo_(std::move(conninfo)), thread_([this] { run(); }) {}
+  ~notifier() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  notifier(const notifier&) = delete;
+  notifier& operator=(const notifier&) = delete;
+
+  void announce(int partition) {
+    {
+      std::lock_guard lock(mutex_);
+      if (std::find(pending_.begin(), pending_.end(), partition) == pending_.end()) pending_.push_back(partition);
+    }
+    wake_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_ptr<pqxx::connection> conn;
+    for (;;) {
+      std::vector<int> partitions;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping, nothing left to send
+        partitions.swap(pending_);
+      }
+      std::string sql = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
+                        std::string(pg_event_log_channel) + "', p::text) FROM unnest('{";
+      for (std::size_t i = 0; i < partitions.size(); ++i) {
+        if (i > 0) sql += ',';
+        sql += std::to_string(partitions[i]);
+      }
+      sql += "}'::integer[]) AS p";
+      try {
+        if (!conn) conn = connect(conninfo_, "notifier");
+        pqxx::nontransaction tx(*conn, "coachd_log_notify");
+        tx.exec(sql);
+      } catch (const std::exception& e) {
+        conn.reset();  // reconnect for the next announcement; readers poll meanwhile
+        std::fprintf(stderr, "coachd: event log notifier: %s\n", e.what());
+      }
+    }
+  }
+
+  const std::string conninfo_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<int> pending_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+namespace {
+
 class pg_partition_writer final : public partition_writer {
  public:
-  pg_partition_writer(const std::string& conninfo, int partition)
-      : partition_(partition), conn_(connect(conninfo, "writer")) {
+  pg_partition_writer(const std::string& conninfo, int partition, std::shared_ptr<pg_event_log::notifier> notifier)
+      : partition_(partition), conn_(connect(conninfo, "writer")), notifier_(std::move(notifier)) {
     guarded("open writer", [&] {
       // The whole append is this one statement, run as its own transaction (autocommit): lock
       // the partition row; if the epoch is still ours, insert the batch on the offsets from
@@ -159,8 +232,6 @@ class pg_partition_writer final : public partition_writer {
       }
       epoch_ = rows[0][0].as<std::int64_t>();
     });
-    notify_sql_ = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
-                  std::string(pg_event_log_channel) + "', '" + std::to_string(partition_) + "')";
   }
 
   int partition() const override { return partition_; }
@@ -225,24 +296,13 @@ class pg_partition_writer final : public partition_writer {
   }
 
  private:
-  // Tells tailing readers the partition grew. Sent after the durable COMMIT in a transaction of
-  // its own with synchronous_commit off: a NOTIFY takes a database-wide lock until its commit
-  // ends, so inside the append it would serialize every partition's commits behind each
-  // other's WAL flush. A notification lost to a crash costs readers at most their max_wait.
-  void wake_readers() {
-    try {
-      pqxx::nontransaction tx(*conn_, "coachd_log_notify");
-      tx.exec(notify_sql_);
-    } catch (const pqxx::failure&) {
-      // Not an append failure: the events are committed and readers also poll. A broken
-      // connection surfaces (as log_error) on this writer's next append.
-    }
-  }
+  // Tells tailing readers the partition grew, once the append is durable.
+  void wake_readers() { notifier_->announce(partition_); }
 
   int partition_;
   std::int64_t epoch_ = 0;
   std::unique_ptr<pqxx::connection> conn_;
-  std::string notify_sql_;
+  std::shared_ptr<pg_event_log::notifier> notifier_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -442,7 +502,13 @@ void pg_event_log::check_partition(int partition) const {
 
 std::unique_ptr<partition_writer> pg_event_log::open_writer(int partition) {
   check_partition(partition);
-  return std::make_unique<pg_partition_writer>(conninfo_, partition);
+  std::shared_ptr<notifier> shared;
+  {
+    std::lock_guard lock(notifier_mutex_);
+    if (!notifier_) notifier_ = std::make_shared<notifier>(conninfo_);
+    shared = notifier_;
+  }
+  return std::make_unique<pg_partition_writer>(conninfo_, partition, std::move(shared));
 }
 
 std::unique_ptr<log_reader> pg_event_log::open_reader(std::vector<partition_start> from) {

@@ -47,6 +47,10 @@ class pg_event_log final : public event_log {
   std::int64_t end_offset(int partition) override;
   std::string name() const override { return "postgres"; }
 
+  /// Wakes tailing readers after appends, off the writers' critical path (implementation detail
+  /// shared by the log's writers).
+  class notifier;
+
  private:
   void check_partition(int partition) const;
 
@@ -55,6 +59,8 @@ class pg_event_log final : public event_log {
   struct control_connection;  // the log's own libpq connection (end offsets)
   std::mutex control_mutex_;  // guards control_
   std::unique_ptr<control_connection> control_;
+  std::mutex notifier_mutex_;  // guards notifier_
+  std::shared_ptr<notifier> notifier_;
 };
 
 }  // namespace coachd

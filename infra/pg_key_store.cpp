@@ -71,6 +71,15 @@ struct pg_key_store::connection_state {
     conn.prepare("pii_keys_insert",
                  "INSERT INTO pii_keys (subject, key) VALUES ($1, $2) "
                  "ON CONFLICT (subject) DO NOTHING RETURNING subject");
+    // The same, committed without waiting for the disk (set_config is transaction-local; the
+    // FROM clause makes it run before the commit it governs).
+    conn.prepare("pii_keys_insert_async",
+                 "INSERT INTO pii_keys (subject, key) "
+                 "SELECT $1, $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS c "
+                 "ON CONFLICT (subject) DO NOTHING RETURNING subject");
+    // A transaction with an xid commits synchronously, so it flushes the WAL up to its commit
+    // record, which covers every earlier commit.
+    conn.prepare("pii_keys_flush", "SELECT txid_current()");
     conn.prepare("pii_keys_select",
                  "SELECT key, erased_at IS NOT NULL FROM pii_keys WHERE subject = $1");
     // One statement, so the shredding and its announcement commit together.
@@ -143,11 +152,13 @@ data_key pg_key_store::key_for_write(const std::string& subject) {
     data_key fresh;
     randombytes_buf(fresh.data(), fresh.size());
     const std::string stored = wrap(subject, fresh);
+    const bool deferred = options_.new_keys != pg_key_store_options::durability::immediate;
     pqxx::nontransaction tx(db.conn);
-    const auto inserted = tx.exec_prepared("pii_keys_insert", subject,
+    const auto inserted = tx.exec_prepared(deferred ? "pii_keys_insert_async" : "pii_keys_insert", subject,
                                            pqxx::binarystring(stored.data(), stored.size()));
     if (!inserted.empty()) {
       entry = fresh;
+      if (deferred) ++created_;
     } else {
       // Someone else created (or erased) it first; a new statement sees their committed row.
       const auto row = tx.exec_prepared1("pii_keys_select", subject);
@@ -186,6 +197,47 @@ std::optional<data_key> pg_key_store::key_for_read(const std::string& subject) {
     remember(subject, result);
   });
   return result;
+}
+
+std::uint64_t pg_key_store::begin_sealing() { return losses_.load(); }
+
+std::uint64_t pg_key_store::make_durable(std::uint64_t mark) {
+  std::uint64_t ticket = 0;
+  with_connection([&](connection_state& db) {
+    ticket = created_;
+    if (durable_ >= ticket) return;
+    pqxx::nontransaction tx(db.conn);
+    if (options_.new_keys == pg_key_store_options::durability::deferred) {
+      tx.exec_prepared("pii_keys_flush");
+      durable_ = ticket;
+    } else {
+      // shared_wal: proof that the server still holds them (it has not restarted since they
+      // were committed); the caller's synchronous commit flushes them.
+      tx.exec("SELECT 1");
+    }
+  });
+  if (losses_.load() != mark) {
+    throw std::runtime_error(
+        "the key store lost its connection while new keys were not yet durable; nothing was written");
+  }
+  return ticket;
+}
+
+void pg_key_store::written_durably(std::uint64_t ticket) {
+  std::lock_guard lock(db_mutex_);
+  durable_ = std::max(durable_, ticket);
+}
+
+void pg_key_store::connection_lost() {
+  // Caller holds db_mutex_. Keys not known durable may be gone with a restarted server: drop
+  // every cached key (the next call reads or creates them again) and fail every writer that
+  // sealed with one.
+  db_.reset();
+  forget_live_keys();
+  if (durable_ < created_) {
+    durable_ = created_;
+    losses_.fetch_add(1);
+  }
 }
 
 void pg_key_store::erase(const std::string& subject) {
@@ -293,8 +345,7 @@ void pg_key_store::poll_locked() {
   try {
     db_->conn.get_notifs();
   } catch (const pqxx::broken_connection&) {
-    db_.reset();
-    forget_live_keys();
+    connection_lost();
   }
 }
 
@@ -311,8 +362,7 @@ void pg_key_store::with_connection(const std::function<void(connection_state&)>&
     } catch (const pqxx::broken_connection&) {
       // Erasures announced while the connection was down were missed: drop every live key so
       // the next call reads the table again.
-      db_.reset();
-      forget_live_keys();
+      connection_lost();
       if (attempt > 0) throw;
     }
   }

@@ -41,6 +41,20 @@ struct pg_key_store_options {
   /// How often a call checks for erasures done by other stores (a non-blocking look at the
   /// connection's notifications). Zero checks on every call.
   std::chrono::milliseconds erasure_poll_interval{100};
+  /// When a newly created key reaches the disk.
+  enum class durability {
+    /// Each new key commits synchronously before key_for_write returns.
+    immediate,
+    /// New keys commit without waiting for the disk; make_durable() waits for all of them
+    /// (one synchronous commit, so one WAL flush, for however many keys were created since).
+    deferred,
+    /// As deferred, but make_durable() only checks that the connection (so the server) has
+    /// not gone away since the keys were committed: the caller's next synchronous commit goes
+    /// to the same PostgreSQL cluster, and WAL is flushed in order, so that commit makes every
+    /// earlier key durable with it. Only for an event log in the same cluster as pii_keys.
+    shared_wal,
+  };
+  durability new_keys = durability::immediate;
 };
 
 /// Parses a master key written as 64 hex digits; throws std::invalid_argument otherwise.
@@ -58,6 +72,9 @@ class pg_key_store final : public key_provider {
   /// Connects to `conninfo` (a libpq connection string) and creates the table if missing.
   explicit pg_key_store(std::string conninfo, pg_key_store_options options = {});
   ~pg_key_store() override;
+  std::uint64_t begin_sealing() override;
+  std::uint64_t make_durable(std::uint64_t mark) override;
+  void written_durably(std::uint64_t ticket) override;
   pg_key_store(const pg_key_store&) = delete;
   pg_key_store& operator=(const pg_key_store&) = delete;
 
@@ -122,6 +139,13 @@ class pg_key_store final : public key_provider {
   std::mutex db_mutex_;  // guards db_; taken before any shard lock, never after
   std::unique_ptr<connection_state> db_;
   std::atomic<std::int64_t> last_poll_ns_{0};
+  // Durability of keys created without waiting for the disk (guarded by db_mutex_): keys
+  // created so far, keys known durable, and connections lost (a lost connection may mean a
+  // restarted server that lost the keys not yet durable).
+  std::uint64_t created_ = 0;
+  std::uint64_t durable_ = 0;
+  std::atomic<std::uint64_t> losses_{0};
+  void connection_lost();
   cache_shard shards_[shard_count];
 };
 

@@ -14,6 +14,11 @@ class identity_projector final : public projector {
   std::vector<std::string> tables() const override { return {"account_credentials", "audit_events"}; }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+  bool handles(std::string_view type) const override {
+    return is_one_of<account_registered, email_verified, password_changed, password_reset_requested,
+                     mfa_enabled, mfa_disabled, recovery_code_used, signed_in, sign_in_failed,
+                     session_revoked>(type);
+  }
 };
 
 }  // namespace coachd

@@ -5,6 +5,15 @@ namespace coachd {
 void prepare_identity_queries(pqxx::connection_base& connection) {
   // One statement for every filter combination: each condition is off when its parameter is
   // null; the planner picks audit_events_by_account / _by_type / _by_time.
+  // The session check of every authenticated request (gateway/auth.cpp): one round trip.
+  connection.prepare("auth_session_lookup",
+                     "SELECT account_id::text, role, csrf_token, session_id::text, "
+                     "last_seen_at < now() - interval '1 minute' FROM auth_sessions WHERE token_hash = $1 "
+                     "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2)");
+  connection.prepare("auth_session_touch",
+                     "UPDATE auth_sessions SET last_seen_at = now() "
+                     "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "
+                     "WHERE token_hash = $1");
   connection.prepare("identity_audit_list",
                      "SELECT event_id, type, account_id::text, "
                      "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), details::text "

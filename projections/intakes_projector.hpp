@@ -11,6 +11,9 @@ class intakes_projector final : public projector {
   std::vector<std::string> tables() const override { return {"intakes"}; }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+  bool handles(std::string_view type) const override {
+    return is_one_of<intake_submitted, intake_accepted, intake_declined>(type);
+  }
 };
 
 }  // namespace coachd

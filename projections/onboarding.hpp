@@ -49,6 +49,11 @@ class onboarding_process final : public projector {
   std::vector<std::string> tables() const override { return {}; }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+  bool handles(std::string_view type) const override {
+    return is_one_of<intake_accepted>(type);
+  }
+  /// Effects beyond its tables (queued mail) must not be lost and redone.
+  bool durable_commits() const override { return true; }
 
   /// The namespace of every id onboarding derives (UUIDv5).
   static constexpr const char* id_namespace = "3f0c8a52-61a4-4d3e-9c55-6a1c2d7b9e10";

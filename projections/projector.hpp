@@ -4,11 +4,12 @@
 
 #include <pqxx/pqxx>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/domain_event.hpp"
 #include "events/envelope.hpp"
-
+#include "events/event_meta.hpp"
 
 namespace coachd {
 
@@ -25,6 +26,25 @@ class projector {
   /// is committed) and the runner retries it.
   virtual void apply(pqxx::work& tx, const stored_event& stored,
                      const domain_event& event) = 0;
+  /// Whether it reads events of this type (the envelope's `type`). The runner neither decodes
+  /// nor applies the others; their offsets still move the checkpoint (lazily: a batch with
+  /// nothing to apply writes nothing at once).
+  virtual bool handles(std::string_view type) const {
+    (void)type;
+    return true;
+  }
+  /// Whether each batch's commit must reach the disk before the runner goes on. A read model
+  /// need not: its rows commit with the checkpoint, so a PostgreSQL crash that loses the last
+  /// batches loses their checkpoint with them and the runner applies those events again. A
+  /// projector with effects beyond the read model (mail it queues, which a dispatcher may send
+  /// at once) says true.
+  virtual bool durable_commits() const { return false; }
 };
+
+/// handles() for a projector that reads exactly these event types.
+template <typename... Events>
+bool is_one_of(std::string_view type) {
+  return ((type == event_meta<Events>::type) || ...);
+}
 
 }  // namespace coachd

@@ -43,6 +43,12 @@ class reminders_projector final : public projector {
   std::vector<std::string> tables() const override { return {"session_reminders"}; }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+  bool handles(std::string_view type) const override {
+    return is_one_of<session_booked, session_rescheduled, session_cancelled, session_completed,
+                     session_no_show_marked>(type);
+  }
+  /// The dispatcher acts on its rows at once: a lost cancellation could send a reminder.
+  bool durable_commits() const override { return true; }
 };
 
 /// Sends due reminders from a background thread (or one batch at a time for tests).

@@ -32,34 +32,58 @@ void projection_runner::load_checkpoints() {
 
 std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
   auto events = reader.poll(options_.poll_wait, options_.max_batch);
-  if (events.empty()) return 0;
-  pqxx::work tx(connection);
-  for (const auto& stored : events) {
-    auto decoded = codec_.decode(stored.envelope);
-    if (!decoded) {
-      throw std::runtime_error("cannot decode partition " + std::to_string(stored.partition) +
-                               " offset " + std::to_string(stored.offset) + ": " + decoded.err().detail);
+  if (events.empty()) {
+    if (!unsaved_.empty() && std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
+      save_checkpoints(reader, connection);
     }
-    target_.apply(tx, stored, decoded.value());
+    return 0;
   }
-  std::vector<int> touched;
   for (const auto& stored : events) {
-    if (std::find(touched.begin(), touched.end(), stored.partition) == touched.end()) {
-      touched.push_back(stored.partition);
+    if (std::find(unsaved_.begin(), unsaved_.end(), stored.partition) == unsaved_.end()) {
+      unsaved_.push_back(stored.partition);
     }
   }
-  for (int p : touched) {
-    tx.exec_prepared("coachd_checkpoint", target_.name(), p, reader.position(p));
+  const bool applies = std::any_of(events.begin(), events.end(),
+                                   [&](const stored_event& e) { return target_.handles(e.envelope.type); });
+  if (applies || std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
+    pqxx::work tx(connection);
+    for (const auto& stored : events) {
+      if (!target_.handles(stored.envelope.type)) continue;
+      auto decoded = codec_.decode(stored.envelope);
+      if (!decoded) {
+        throw std::runtime_error("cannot decode partition " + std::to_string(stored.partition) + " offset " +
+                                 std::to_string(stored.offset) + ": " + decoded.err().detail);
+      }
+      target_.apply(tx, stored, decoded.value());
+    }
+    write_checkpoints(tx, reader);
+    tx.commit();
+    saved_at_ = std::chrono::steady_clock::now();
   }
-  tx.commit();
+  // Events it does not read count as processed at once (nothing of them is in the read
+  // model); their checkpoint is written with the next batch it applies, or within
+  // checkpoint_interval.
   {
     std::lock_guard lock(mutex_);
-    for (int p : touched) positions_[p] = reader.position(p);
+    for (const auto& stored : events) positions_[stored.partition] = reader.position(stored.partition);
     last_error_.clear();
   }
   advanced_.notify_all();
   applied_.fetch_add(events.size(), std::memory_order_relaxed);
   return events.size();
+}
+
+void projection_runner::write_checkpoints(pqxx::work& tx, log_reader& reader) {
+  for (int p : unsaved_) tx.exec_prepared("coachd_checkpoint", target_.name(), p, reader.position(p));
+  unsaved_.clear();
+}
+
+void projection_runner::save_checkpoints(log_reader& reader, pqxx::connection_base& connection) {
+  if (unsaved_.empty()) return;
+  pqxx::work tx(connection);
+  write_checkpoints(tx, reader);
+  tx.commit();
+  saved_at_ = std::chrono::steady_clock::now();
 }
 
 namespace {
@@ -103,6 +127,19 @@ void lock_or_refuse(pqxx::connection_base& connection, const std::string& name) 
 
 }  // namespace
 
+void projection_runner::prepare_connection(pqxx::connection_base& connection) {
+  unsaved_.clear();
+  saved_at_ = std::chrono::steady_clock::now();
+  prepare_checkpoint(connection);
+  target_.prepare(connection);
+  if (!target_.durable_commits()) {
+    // A batch and its checkpoint commit together, so a commit lost in a PostgreSQL crash is
+    // applied again from the log: read models need not wait for the disk.
+    pqxx::nontransaction tx(connection);
+    tx.exec("SET synchronous_commit = off");
+  }
+}
+
 std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   pqxx::connection connection(conninfo_);
   lock_or_refuse(connection, target_.name());
@@ -130,8 +167,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
   }
   auto reader = log_.open_reader(from);
-  prepare_checkpoint(connection);
-  target_.prepare(connection);
+  prepare_connection(connection);
   std::uint64_t done = 0;
   auto reached_end = [&] {
     for (int p = 0; p < log_.partitions(); ++p) {
@@ -143,6 +179,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     done += process_batch(*reader, connection);
     if (progress) progress(std::min(done, total), total);
   }
+  save_checkpoints(*reader, connection);
   return done;
 }
 
@@ -171,9 +208,9 @@ void projection_runner::run() {
       from.clear();
       for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
       auto reader = log_.open_reader(from);
-      prepare_checkpoint(connection);
-      target_.prepare(connection);
+      prepare_connection(connection);
       while (!stopping_) process_batch(*reader, connection);
+      save_checkpoints(*reader, connection);
     } catch (const std::exception& e) {
       // The batch rolled back; its checkpoint did not move. Report, wait, and retry from the
       // committed positions with a fresh reader and connection.

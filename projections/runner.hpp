@@ -24,6 +24,8 @@ struct runner_options {
   std::size_t max_batch = 2000;
   std::chrono::milliseconds poll_wait{250};
   std::chrono::milliseconds retry_backoff{500};
+  /// How long the checkpoint may lag behind events the projector does not read.
+  std::chrono::milliseconds checkpoint_interval{1000};
 };
 
 class projection_runner {
@@ -68,6 +70,9 @@ class projection_runner {
   std::uint64_t catch_up_locked(pqxx::connection_base& connection,
                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress);
   std::size_t process_batch(log_reader& reader, pqxx::connection_base& connection);
+  void prepare_connection(pqxx::connection_base& connection);
+  void write_checkpoints(pqxx::work& tx, log_reader& reader);
+  void save_checkpoints(log_reader& reader, pqxx::connection_base& connection);
 
   event_log& log_;
   const event_codec& codec_;
@@ -81,6 +86,9 @@ class projection_runner {
   std::condition_variable advanced_;
   std::string last_error_;
   std::thread thread_;
+  // Partitions whose position moved since the checkpoint was last written (runner thread).
+  std::vector<int> unsaved_;
+  std::chrono::steady_clock::time_point saved_at_;
 };
 
 }  // namespace coachd

@@ -14,6 +14,10 @@ class sessions_projector final : public projector {
   }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
+  bool handles(std::string_view type) const override {
+    return is_one_of<availability_set, session_type_defined, slot_held, session_booked, session_rescheduled,
+                     session_cancelled, session_confirmed, session_completed, session_no_show_marked>(type);
+  }
 };
 
 }  // namespace coachd

@@ -274,6 +274,36 @@ BOOST_AUTO_TEST_CASE(commands_queued_together_see_each_others_effects) {
   BOOST_TEST(events_of(log, intake_stream("q-1")).size() == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_append_leaves_no_tentative_state_behind) {
+  command_processor processor(log, codec);
+  processor.start();
+  BOOST_REQUIRE(submit_and_wait(processor, submit_command("f-1")).ok());
+  // The writer's connection dies: the next append fails, outcome unknown to the processor.
+  {
+    pqxx::connection admin(db.conninfo());
+    pqxx::nontransaction tx(admin);
+    tx.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()");
+  }
+  const auto failed = submit_and_wait(processor, accept_command("f-1"));
+  BOOST_REQUIRE_MESSAGE(!failed.ok(), "the append on a dead connection cannot succeed");
+  BOOST_TEST((failed.err().code == errc::unavailable));
+  // The partition is reloaded from the log, which does not hold the acceptance: accepting
+  // again is decided against the state without it, and it lands as version 2.
+  answer retried = submit_and_wait(processor, accept_command("f-1"));
+  for (int i = 0; i < 50 && !retried.ok() && retried.err().code == errc::unavailable; ++i) {
+    std::this_thread::sleep_for(100ms);
+    retried = submit_and_wait(processor, accept_command("f-1"));
+  }
+  BOOST_REQUIRE_MESSAGE(retried.ok(), describe(retried));
+  BOOST_TEST(retried->stream_version == 2);
+  BOOST_TEST(events_of(log, intake_stream("f-1")).size() == 2u);
+  // And the state after it is the log's: a third acceptance is refused.
+  const auto third = submit_and_wait(processor, accept_command("f-1"));
+  BOOST_REQUIRE(!third.ok());
+  BOOST_TEST(third.err().type_suffix == "intake-already-accepted");
+}
+
 BOOST_AUTO_TEST_CASE(fifty_concurrent_registrations_of_one_address_make_one_account) {
   command_processor processor(log, codec);
   processor.start();

@@ -462,6 +462,81 @@ BOOST_AUTO_TEST_CASE(a_running_runner_follows_new_events_and_excludes_a_second_r
 
 namespace {
 
+/// A row_projector that reads only IntakeDeclined events, and counts whether the runner ever
+/// handed it another type.
+class declined_only_projector final : public projector {
+ public:
+  std::string name() const override { return rows_.name(); }
+  std::vector<std::string> tables() const override { return rows_.tables(); }
+  void prepare(pqxx::connection_base& connection) override { rows_.prepare(connection); }
+  bool handles(std::string_view type) const override { return is_one_of<intake_declined>(type); }
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override {
+    if (!std::holds_alternative<intake_declined>(event)) other_types_.fetch_add(1);
+    rows_.apply(tx, stored, event);
+  }
+  std::uint64_t applied() const { return rows_.applied(); }
+  std::uint64_t other_types() const { return other_types_.load(); }
+
+ private:
+  row_projector rows_;
+  std::atomic<std::uint64_t> other_types_{0};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(events_a_projector_does_not_read_move_its_checkpoint_without_being_applied) {
+  append_submitted(200);
+  std::vector<std::pair<std::string, domain_event>> declined;
+  for (int i = 0; i < 7; ++i) {
+    const std::string intake_id = new_uuid();
+    declined.emplace_back(intake_stream_id(intake_id),
+                          intake_declined{intake_id, new_uuid(), personal{"not now"}, submitted_at});
+  }
+  append(declined);
+
+  // Catch-up: only the declined events are applied; every checkpoint reaches the end.
+  {
+    declined_only_projector selective;
+    projection_runner runner(log, codec, db.conninfo(), selective);
+    BOOST_TEST(runner.catch_up() == 207u);
+    BOOST_TEST(selective.applied() == 7u);
+    BOOST_TEST(selective.other_types() == 0u);
+    BOOST_TEST(count("SELECT count(*) FROM test_rows") == 7);
+    BOOST_TEST(count("SELECT count(*) FROM test_rows WHERE type <> 'IntakeDeclined'") == 0);
+    const auto ends = end_offsets();
+    const auto committed = checkpoints("test_rows");
+    for (int p = 0; p < partitions; ++p) BOOST_TEST(committed.at(p) == ends[static_cast<std::size_t>(p)]);
+  }
+
+  // Running: events it does not read count as done at once (read-your-writes waits pass), and
+  // the checkpoint follows within checkpoint_interval although nothing is applied.
+  declined_only_projector selective;
+  runner_options options;
+  options.poll_wait = 20ms;
+  options.checkpoint_interval = 100ms;
+  projection_runner running(log, codec, db.conninfo(), selective, options);
+  running.start();
+  append_submitted(50, "Late");
+  const auto ends = end_offsets();
+  const auto deadline = std::chrono::steady_clock::now() + liveness_bound;
+  for (int p = 0; p < partitions; ++p) {
+    BOOST_REQUIRE(running.wait_past(p, ends[static_cast<std::size_t>(p)] - 1, deadline));
+  }
+  bool saved = false;
+  while (!saved && std::chrono::steady_clock::now() < deadline) {
+    const auto committed = checkpoints("test_rows");
+    saved = true;
+    for (int p = 0; p < partitions; ++p) saved = saved && committed.at(p) == ends[static_cast<std::size_t>(p)];
+    if (!saved) std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(saved);
+  BOOST_TEST(selective.applied() == 0u);
+  running.stop();
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == 7);
+}
+
+namespace {
+
 /// A row_projector that throws on one event while `failing` is set, after the rows of the
 /// events before it in the batch were inserted.
 class failing_projector final : public projector {
