@@ -119,6 +119,7 @@ BOOST_AUTO_TEST_CASE(reminders_over_http_follow_cancellation_rescheduling_and_th
     const auto port = app.port();
     auto coach = test::sign_in(port, "coach@example.com", "coach-demo-pass-2026");
     auto client = test::sign_in(port, "client@example.com", "client-demo-pass-2026");
+    std::string last_token;  // the latest booking's consistency token (one schedule stream)
     auto book = [&](const std::string& title, timestamp start) {
       auto r = test::http_call(port, "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
                                boost::json::serialize(boost::json::object{{"client_account_id", client.account_id},
@@ -127,16 +128,20 @@ BOOST_AUTO_TEST_CASE(reminders_over_http_follow_cancellation_rescheduling_and_th
                                                                           {"duration_minutes", 30}}),
                                coach.bearer());
       BOOST_TEST_REQUIRE(r.status == 201, r.body);
+      last_token = r.header("X-Consistency-Token");
       return test::str(test::as_object(r), "id");
     };
     dropped = book("Reminder dropped", dropped_at);
     moved = book("Reminder moved", moved_from);
     kept = book("Reminder kept", kept_at);
-    auto cancelled = test::http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel", "", coach.bearer());
+    // The lifecycle routes find the session in the read model: wait for the bookings first.
+    auto after_bookings = coach.bearer();
+    after_bookings.emplace_back("X-Consistency-Token", last_token);
+    auto cancelled = test::http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel", "", after_bookings);
     BOOST_TEST_REQUIRE(cancelled.status == 200, cancelled.body);
     auto rescheduled = test::http_call(port, "POST", "/api/v1/sessions/" + moved + "/reschedule",
                                        boost::json::serialize(boost::json::object{{"start", format_rfc3339(moved_to)}}),
-                                       coach.bearer());
+                                       after_bookings);
     BOOST_TEST_REQUIRE(rescheduled.status == 200, rescheduled.body);
     // Booked after the changes, in the same schedule stream: when its reminder is out, the
     // dispatcher has seen the cancellation and the new time.

@@ -121,6 +121,7 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
                              coach.bearer());
   BOOST_TEST_REQUIRE(published.status == 200, published.body);
   const auto day = [](int d) { return format_rfc3339(now_utc() + std::chrono::hours(24 * d)).substr(0, 10); };
+  std::string last_token;  // the latest booking's consistency token (one schedule stream)
   auto book = [&](const std::string& title, const std::string& start) {
     auto r = http_call(port, "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
                        json::serialize(json::object{{"client_account_id", client.account_id},
@@ -130,16 +131,21 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
                                                     {"meeting_link", "https://meet.example/" + title}}),
                        coach.bearer());
     BOOST_TEST_REQUIRE(r.status == 201, r.body);
+    last_token = r.header("X-Consistency-Token");
     return str(as_object(r), "id");
   };
   const std::string kept = book("Kept", day(3) + "T09:00:00Z");
   const std::string dropped = book("Dropped", day(4) + "T09:00:00Z");
   const std::string moved = book("Moved", day(5) + "T09:00:00Z");
-  auto cancel = http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel", R"({"reason":"Ill"})", coach.bearer());
+  // The lifecycle routes find the session in the read model: wait for the bookings first.
+  auto after_bookings = coach.bearer();
+  after_bookings.emplace_back("X-Consistency-Token", last_token);
+  auto cancel =
+      http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel", R"({"reason":"Ill"})", after_bookings);
   BOOST_TEST_REQUIRE(cancel.status == 200, cancel.body);
   const std::string moved_to = day(6) + "T15:30:00Z";
   auto reschedule = http_call(port, "POST", "/api/v1/sessions/" + moved + "/reschedule",
-                              json::serialize(json::object{{"start", moved_to}}), coach.bearer());
+                              json::serialize(json::object{{"start", moved_to}}), after_bookings);
   BOOST_TEST_REQUIRE(reschedule.status == 200, reschedule.body);
   // Read-your-writes: the sessions model has the reschedule (and the cancellation before it).
   auto seen = http_call(port, "GET", "/api/v1/sessions/" + moved + "?after=" + reschedule.header("X-Consistency-Token"),
