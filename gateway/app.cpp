@@ -26,6 +26,7 @@
 #include "infra/password.hpp"
 #include "infra/pg_event_log.hpp"
 #include "infra/pg_key_store.hpp"
+#include "infra/shared_tail_log.hpp"
 #include "infra/pg_pool.hpp"
 #include "projections/accounts_projector.hpp"
 #include "projections/calendar_feed_queries.hpp"
@@ -105,6 +106,8 @@ struct app::impl final : onboarding_commands {
   app_config config;
   std::unique_ptr<kafka_mock_cluster> mock;
   std::unique_ptr<event_log> log;
+  // What the projection runners read: the log, with one shared fetch for all that follow its tail.
+  std::unique_ptr<shared_tail_log> projection_log;
   std::unique_ptr<pg_key_store> keys;
   std::unique_ptr<event_codec> codec;
   std::unique_ptr<pg_snapshot_store> snapshots;
@@ -305,9 +308,10 @@ struct app::impl final : onboarding_commands {
     if (config.run_commands) processor->start();
     onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
     if (config.run_projectors) {
+      projection_log = std::make_unique<shared_tail_log>(*log);
       for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get(), &identity,
                                                                       &sessions, &reminders}) {
-        runners.push_back(std::make_unique<projection_runner>(*log, *codec, config.pg, *p));
+        runners.push_back(std::make_unique<projection_runner>(*projection_log, *codec, config.pg, *p));
         svc.runners[p->name()] = runners.back().get();
       }
       for (auto& r : runners) r->start();

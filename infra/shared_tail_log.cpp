@@ -1,0 +1,206 @@
+#include "infra/shared_tail_log.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <exception>
+#include <stdexcept>
+#include <string>
+
+namespace coachd {
+
+struct shared_tail_log::state {
+  state(event_log& log, shared_tail_options opts) : inner(log), options(opts) {}
+
+  struct window {
+    std::deque<stored_event> events;  // ascending offsets
+    std::int64_t covered_from = 0;    // every event at or after this offset is here or not yet fetched
+    std::int64_t end = 0;             // the tail reader's position: what the next fetch starts from
+  };
+
+  event_log& inner;
+  const shared_tail_options options;
+  std::mutex mutex;
+  std::condition_variable grown;
+  std::vector<window> windows;  // by partition; empty until the first poll
+  bool fetching = false;        // a reader is polling `tail` (only that reader touches it)
+  std::unique_ptr<log_reader> tail;
+  std::atomic<std::uint64_t> tail_fetches{0}, served_events{0}, own_polls{0};
+
+  // Caller holds the mutex.
+  void start() {
+    if (!windows.empty()) return;
+    std::vector<window> fresh(static_cast<std::size_t>(inner.partitions()));
+    for (int p = 0; p < inner.partitions(); ++p) {
+      auto& w = fresh[static_cast<std::size_t>(p)];
+      w.covered_from = w.end = inner.end_offset(p);
+    }
+    windows = std::move(fresh);
+  }
+};
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds left_until(clock::time_point deadline) {
+  return std::max(std::chrono::milliseconds(0),
+                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+}
+
+class shared_tail_reader final : public log_reader {
+ public:
+  shared_tail_reader(std::shared_ptr<shared_tail_log::state> st, std::vector<partition_start> from)
+      : st_(std::move(st)), positions_(std::move(from)) {}
+
+  std::vector<stored_event> poll(std::chrono::milliseconds max_wait, std::size_t max_events) override {
+    if (max_events == 0 || positions_.empty()) return {};
+    const auto deadline = clock::now() + max_wait;
+    std::unique_lock lock(st_->mutex);
+    st_->start();
+    for (;;) {
+      if (!covered()) {
+        lock.unlock();
+        return poll_own(deadline, max_events);
+      }
+      if (own_) {  // caught up with the window: leave the log to the tail
+        lock.unlock();
+        own_.reset();
+        lock.lock();
+        continue;
+      }
+      auto events = take(max_events);
+      if (!events.empty()) {
+        st_->served_events.fetch_add(events.size(), std::memory_order_relaxed);
+        return events;
+      }
+      if (clock::now() >= deadline) return {};
+      if (!st_->fetching) {
+        fetch(lock, deadline);
+        continue;
+      }
+      st_->grown.wait_until(lock, deadline);
+    }
+  }
+
+  std::int64_t position(int partition) const override {
+    for (const auto& p : positions_) {
+      if (p.partition == partition) return p.offset;
+    }
+    throw std::out_of_range("shared tail log: reader does not read partition " + std::to_string(partition));
+  }
+
+ private:
+  // Caller holds the mutex.
+  bool covered() const {
+    return std::all_of(positions_.begin(), positions_.end(), [&](const partition_start& p) {
+      return p.offset >= st_->windows[static_cast<std::size_t>(p.partition)].covered_from;
+    });
+  }
+
+  // Copies what the window holds past this reader's positions, partitions in turn (starting
+  // with a different one each time, so a busy partition cannot starve the others). Caller holds
+  // the mutex.
+  std::vector<stored_event> take(std::size_t max_events) {
+    std::vector<stored_event> out;
+    const std::size_t n = positions_.size();
+    for (std::size_t i = 0; i < n && out.size() < max_events; ++i) {
+      auto& pos = positions_[(rotation_ + i) % n];
+      const auto& w = st_->windows[static_cast<std::size_t>(pos.partition)];
+      if (pos.offset >= w.end) continue;  // nothing past it fetched yet
+      auto it = std::lower_bound(w.events.begin(), w.events.end(), pos.offset,
+                                 [](const stored_event& e, std::int64_t offset) { return e.offset < offset; });
+      for (; it != w.events.end() && out.size() < max_events; ++it) out.push_back(*it);
+      // All of the window taken: the position is the tail's (it may skip offsets that hold no
+      // event, such as Kafka's transaction markers); otherwise just past the last one taken.
+      pos.offset = it == w.events.end() ? w.end : out.back().offset + 1;
+    }
+    rotation_ = (rotation_ + 1) % n;
+    return out;
+  }
+
+  // Polls the log for everyone; called with the lock held and returns with it held.
+  void fetch(std::unique_lock<std::mutex>& lock, clock::time_point deadline) {
+    auto& st = *st_;
+    st.fetching = true;
+    std::vector<partition_start> from;
+    for (std::size_t p = 0; p < st.windows.size(); ++p) from.push_back({static_cast<int>(p), st.windows[p].end});
+    lock.unlock();
+    std::vector<stored_event> batch;
+    std::vector<std::int64_t> ends;
+    std::exception_ptr failure;
+    try {
+      if (!st.tail) st.tail = st.inner.open_reader(from);
+      batch = st.tail->poll(left_until(deadline), st.options.fetch_events);
+      for (const auto& f : from) ends.push_back(st.tail->position(f.partition));
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (failure) st.tail.reset();  // reopened at the window's ends by the next fetch
+    lock.lock();
+    st.fetching = false;
+    if (!failure) {
+      for (auto& e : batch) st.windows[static_cast<std::size_t>(e.partition)].events.push_back(std::move(e));
+      for (std::size_t p = 0; p < st.windows.size(); ++p) {
+        auto& w = st.windows[p];
+        w.end = ends[p];
+        while (w.events.size() > st.options.window_events) {
+          w.covered_from = w.events.front().offset + 1;
+          w.events.pop_front();
+        }
+      }
+      st.tail_fetches.fetch_add(1, std::memory_order_relaxed);
+    }
+    st.grown.notify_all();
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  // Behind the window: reads the log itself.
+  std::vector<stored_event> poll_own(clock::time_point deadline, std::size_t max_events) {
+    if (!own_) own_ = st_->inner.open_reader(positions_);
+    auto events = own_->poll(left_until(deadline), max_events);
+    for (auto& p : positions_) p.offset = own_->position(p.partition);
+    st_->own_polls.fetch_add(1, std::memory_order_relaxed);
+    return events;
+  }
+
+  std::shared_ptr<shared_tail_log::state> st_;
+  std::vector<partition_start> positions_;
+  std::unique_ptr<log_reader> own_;
+  std::size_t rotation_ = 0;
+};
+
+}  // namespace
+
+shared_tail_log::shared_tail_log(event_log& inner, shared_tail_options options)
+    : inner_(inner), state_(std::make_shared<state>(inner, options)) {}
+
+shared_tail_log::shared_tail_log(std::unique_ptr<event_log> inner, shared_tail_options options)
+    : owned_(std::move(inner)), inner_(*owned_), state_(std::make_shared<state>(inner_, options)) {}
+
+shared_tail_log::~shared_tail_log() {
+  // Readers are gone by now (as with any log); the tail reader goes before the inner log.
+  std::lock_guard lock(state_->mutex);
+  state_->tail.reset();
+}
+
+std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_start> from) {
+  for (std::size_t i = 0; i < from.size(); ++i) {
+    if (from[i].partition < 0 || from[i].partition >= inner_.partitions()) {
+      throw std::invalid_argument("shared tail log: no partition " + std::to_string(from[i].partition));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (from[j].partition == from[i].partition) {
+        throw std::invalid_argument("shared tail log: partition " + std::to_string(from[i].partition) +
+                                    " given twice to open_reader");
+      }
+    }
+  }
+  return std::make_unique<shared_tail_reader>(state_, std::move(from));
+}
+
+shared_tail_log::statistics shared_tail_log::stats() const {
+  return {state_->tail_fetches.load(), state_->served_events.load(), state_->own_polls.load()};
+}
+
+}  // namespace coachd

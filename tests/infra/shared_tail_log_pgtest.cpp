@@ -1,0 +1,109 @@
+// The shared-tail decorator of the event log (infra/shared_tail_log.hpp) over the PostgreSQL
+// log: the whole conformance suite (with a window small enough that readers fall behind it and
+// rejoin), then what it is for: many readers following the tail get every event once, in
+// order, from far fewer reads of the log than they make.
+
+#define BOOST_TEST_MODULE shared_tail_log
+#include <boost/test/unit_test.hpp>
+#include <atomic>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "infra/pg_event_log.hpp"
+#include "infra/shared_tail_log.hpp"
+#include "tests/infra/event_log_conformance.hpp"
+#include "tests/support/pg_test_db.hpp"
+
+using namespace std::chrono_literals;
+using coachd::conformance::stream_events;
+using coachd::conformance::subject_in_partition;
+
+namespace {
+
+struct shared_tail_fixture {
+  coachd::test::test_database db;
+
+  std::unique_ptr<coachd::event_log> open_log() {
+    coachd::shared_tail_options options;
+    options.window_events = 8;  // small: readers fall behind the window and read on their own
+    options.fetch_events = 5;
+    return std::make_unique<coachd::shared_tail_log>(std::make_unique<coachd::pg_event_log>(db.conninfo(), 4),
+                                                     options);
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(conformance)
+COACHD_EVENT_LOG_CONFORMANCE_TESTS(shared_tail_fixture)
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_CASE(readers_following_the_tail_share_the_reads_and_miss_nothing, shared_tail_fixture) {
+  constexpr int readers = 6;
+  constexpr int rounds = 60;
+  coachd::pg_event_log inner(db.conninfo(), 4);
+  coachd::shared_tail_log log(inner);
+  // Two readers start behind (at 0, with events already there), the others at the end.
+  std::vector<std::unique_ptr<coachd::partition_writer>> writers;
+  for (int p = 0; p < 4; ++p) writers.push_back(log.open_writer(p));
+  std::vector<std::int64_t> versions(4, 1);
+  auto append_round = [&](int round) {
+    const int p = round % 4;
+    const auto batch = stream_events(subject_in_partition(p), 1 + round % 3, versions[p]);
+    versions[p] += static_cast<std::int64_t>(batch.size());
+    writers[static_cast<std::size_t>(p)]->append(batch);
+    return batch.size();
+  };
+  std::atomic<std::size_t> total{0};  // read by the reader threads
+  for (int round = 0; round < 8; ++round) total += append_round(round);
+  const std::size_t before = total;
+
+  std::vector<std::unique_ptr<coachd::log_reader>> opened;
+  for (int r = 0; r < readers; ++r) {
+    std::vector<coachd::partition_start> from;
+    for (int p = 0; p < 4; ++p) from.push_back({p, r < 2 ? 0 : log.end_offset(p)});
+    opened.push_back(log.open_reader(from));
+  }
+  std::vector<std::map<int, std::vector<std::int64_t>>> seen(readers);
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < readers; ++r) {
+    threads.emplace_back([&, r] {
+      const auto deadline = std::chrono::steady_clock::now() + 120s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        for (auto& e : opened[static_cast<std::size_t>(r)]->poll(50ms, 7)) seen[r][e.partition].push_back(e.offset);
+        std::size_t have = 0;
+        for (auto& [p, offsets] : seen[r]) have += offsets.size();
+        if (done && have >= total - (r < 2 ? 0 : before)) return;
+      }
+    });
+  }
+  for (int round = 8; round < rounds; ++round) {
+    total += append_round(round);
+    std::this_thread::sleep_for(2ms);
+  }
+  done = true;
+  for (auto& t : threads) t.join();
+
+  for (int r = 0; r < readers; ++r) {
+    std::size_t have = 0;
+    for (int p = 0; p < 4; ++p) {
+      const auto& offsets = seen[r][p];
+      have += offsets.size();
+      // Dense (the PostgreSQL log's offsets are), ascending, no repeats, up to the end.
+      const std::int64_t first = r < 2 ? 0 : offsets.empty() ? log.end_offset(p) : offsets.front();
+      for (std::size_t i = 0; i < offsets.size(); ++i) {
+        BOOST_TEST(offsets[i] == first + static_cast<std::int64_t>(i), "reader " << r << " partition " << p);
+      }
+      BOOST_TEST(opened[static_cast<std::size_t>(r)]->position(p) == log.end_offset(p));
+    }
+    BOOST_TEST(have == (r < 2 ? total.load() : total.load() - before), "reader " << r);
+  }
+  const auto stats = log.stats();
+  BOOST_TEST_MESSAGE("tail fetches " << stats.tail_fetches << ", served " << stats.served_events << ", own polls "
+                                     << stats.own_polls);
+  BOOST_TEST(stats.served_events > 0u);
+  // One read of the log serves every reader waiting on the tail.
+  BOOST_TEST(stats.tail_fetches < stats.served_events);
+}
