@@ -27,7 +27,8 @@ constexpr const char* feed_path_prefix = "/api/v1/calendar/";
 bool token_shaped(std::string_view token) {
   if (token.size() < 32 || token.size() > 128) return false;
   for (const char c : token) {
-    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_';
     if (!ok) return false;
   }
   return true;
@@ -36,10 +37,11 @@ bool token_shaped(std::string_view token) {
 /// One answer for every token that opens nothing, so an answer never tells whether a token
 /// existed once (revoked, replaced) or never did.
 response no_feed(const request_context& ctx) {
-  return problem_response(make_error(errc::not_found,
-                                     "there is no calendar feed at this address; its owner can create a new one "
-                                     "with POST /api/v1/me/calendar-feed"),
-                          ctx.req);
+  return problem_response(
+      make_error(errc::not_found,
+                 "there is no calendar feed at this address; its owner can create a new one "
+                 "with POST /api/v1/me/calendar-feed"),
+      ctx.req);
 }
 
 ics_event event_of(const calendar_feed_entry& e) {
@@ -66,7 +68,8 @@ std::string portal_base(const services& s) {
 
 void add_calendar_feed_routes(router& r, services& s) {
   r.add({http::verb::post, "/api/v1/me/calendar-feed", "createCalendarFeed",
-         "Create the caller's subscribable calendar feed, or replace it (the old URL stops working); the URL is "
+         "Create the caller's subscribable calendar feed, or replace it (the old URL stops "
+         "working); the URL is "
          "shown only in this answer",
          access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
@@ -91,13 +94,15 @@ void add_calendar_feed_routes(router& r, services& s) {
         });
 
   r.add({http::verb::get, "/api/v1/me/calendar-feed", "getCalendarFeed",
-         "Whether the caller has a calendar feed, when it was created and last fetched (never its URL)",
+         "Whether the caller has a calendar feed, when it was created and last fetched (never its "
+         "URL)",
          access::signed_in, false, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string account_id = caller(ctx)->account_id;
-          auto found =
-              co_await s.pool->run([&](pqxx::connection& c) { return find_calendar_feed(c, account_id); });
-          json::object body{{"exists", found.has_value()}, {"created_at", nullptr}, {"last_used_at", nullptr}};
+          auto found = co_await s.pool->run(
+              [&](pqxx::connection& c) { return find_calendar_feed(c, account_id); });
+          json::object body{
+              {"exists", found.has_value()}, {"created_at", nullptr}, {"last_used_at", nullptr}};
           if (found) {
             body["created_at"] = found->created_at;
             if (found->last_used_at) body["last_used_at"] = *found->last_used_at;
@@ -106,17 +111,21 @@ void add_calendar_feed_routes(router& r, services& s) {
         });
 
   r.add({http::verb::delete_, "/api/v1/me/calendar-feed", "revokeCalendarFeed",
-         "Revoke the caller's calendar feed: its URL answers 404 from now on (204 also when there was none)",
+         "Revoke the caller's calendar feed: its URL answers 404 from now on (204 also when there "
+         "was none)",
          access::signed_in, true, "caller"},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string account_id = caller(ctx)->account_id;
-          co_await s.pool->run([&](pqxx::connection& c) { return revoke_calendar_feed(c, account_id); });
+          co_await s.pool->run(
+              [&](pqxx::connection& c) { return revoke_calendar_feed(c, account_id); });
           co_return empty_response(http::status::no_content, ctx.req);
         });
 
   r.add({http::verb::get, "/api/v1/calendar/{feed_token}.ics", "getCalendarFeedIcs",
-         "The feed itself, for calendar apps: every session the token's owner coaches or attends from 90 days ago "
-         "on (at most 1000, earliest first), cancelled ones with STATUS:CANCELLED; the token is the credential",
+         "The feed itself, for calendar apps: every session the token's owner coaches or attends "
+         "from 90 days ago "
+         "on (at most 1000, earliest first), cancelled ones with STATUS:CANCELLED; the token is "
+         "the credential",
          access::anonymous, false, "public"},
         [&s](request_context& ctx) -> awaitable<response> {
           const std::string token(ctx.param("feed_token"));
@@ -130,7 +139,8 @@ void add_calendar_feed_routes(router& r, services& s) {
           auto data = co_await s.pool->run([&](pqxx::connection& c) {
             loaded l;
             l.owner = use_calendar_feed(c, hash);
-            if (l.owner) l.sessions = calendar_feed_sessions(c, *l.owner, since, calendar_feed_max_sessions);
+            if (l.owner)
+              l.sessions = calendar_feed_sessions(c, *l.owner, since, calendar_feed_max_sessions);
             return l;
           });
           if (!data.owner) co_return no_feed(ctx);

@@ -26,7 +26,8 @@ struct calendar_feed_info {
 struct calendar_feed_entry {
   std::string session_id, title, start_at, end_at, updated_at, location, status;
   std::int64_t sequence = 0;
-  std::string counterpart_name;  // the client for the coach, the coach for the client; "" if unknown
+  std::string
+      counterpart_name;  // the client for the coach, the coach for the client; "" if unknown
 };
 
 /// Prepares the statements below on a connection (the pool does it for each of its own).
@@ -41,16 +42,19 @@ std::string replace_calendar_feed(pqxx::connection_base& connection, const std::
 std::optional<calendar_feed_info> find_calendar_feed(pqxx::connection_base& connection,
                                                      const std::string& account_id);
 
-/// Deletes the account's feed tokens (revocation, and erasure of the account); whether there was one.
+/// Deletes the account's feed tokens (revocation, and erasure of the account); whether there was
+/// one.
 bool revoke_calendar_feed(pqxx::connection_base& connection, const std::string& account_id);
 
 /// The account a token hash belongs to, if any; records the use (at most once a minute, without
 /// waiting for the disk: a lost touch only makes last_used_at a little older).
-std::optional<std::string> use_calendar_feed(pqxx::connection_base& connection, const std::string& token_hash);
+std::optional<std::string> use_calendar_feed(pqxx::connection_base& connection,
+                                             const std::string& token_hash);
 
 /// The sessions an account coaches or attends that start at or after `since`, cancelled ones
 /// included, earliest first, at most `limit`.
 std::vector<calendar_feed_entry> calendar_feed_sessions(pqxx::connection_base& connection,
-                                                        const std::string& account_id, timestamp since, int limit);
+                                                        const std::string& account_id,
+                                                        timestamp since, int limit);
 
 }  // namespace coachd

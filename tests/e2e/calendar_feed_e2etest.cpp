@@ -57,8 +57,8 @@ std::map<std::string, feed_event> events_of(const std::string& ics) {
   BOOST_TEST_REQUIRE(cal != nullptr, ics);
   BOOST_TEST(icalcomponent_isa(cal.get()) == ICAL_VCALENDAR_COMPONENT);
   BOOST_TEST(icalcomponent_get_method(cal.get()) == ICAL_METHOD_PUBLISH);
-  for (icalcomponent* ev = icalcomponent_get_first_component(cal.get(), ICAL_VEVENT_COMPONENT); ev != nullptr;
-       ev = icalcomponent_get_next_component(cal.get(), ICAL_VEVENT_COMPONENT)) {
+  for (icalcomponent* ev = icalcomponent_get_first_component(cal.get(), ICAL_VEVENT_COMPONENT);
+       ev != nullptr; ev = icalcomponent_get_next_component(cal.get(), ICAL_VEVENT_COMPONENT)) {
     feed_event e;
     e.summary = icalcomponent_get_summary(ev) ? icalcomponent_get_summary(ev) : "";
     e.description = icalcomponent_get_description(ev) ? icalcomponent_get_description(ev) : "";
@@ -110,26 +110,32 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
 
   auto coach = test::sign_in(port, "coach@example.com", "coach-demo-pass-2026");
   auto client = test::sign_in(port, "client@example.com", "client-demo-pass-2026");
-  auto signup = http_call(port, "POST", "/api/v1/auth/sign-up",
-                          R"({"email":"olive@example.org","password":"another coach's passphrase","display_name":"Olive","role":"coach"})");
+  auto signup = http_call(
+      port, "POST", "/api/v1/auth/sign-up",
+      R"({"email":"olive@example.org","password":"another coach's passphrase","display_name":"Olive","role":"coach"})");
   BOOST_TEST_REQUIRE(signup.status == 201, signup.body);
-  auto olive = test::sign_in(port, "olive@example.org", "another coach's passphrase", signup.header("X-Consistency-Token"));
+  auto olive = test::sign_in(port, "olive@example.org", "another coach's passphrase",
+                             signup.header("X-Consistency-Token"));
 
   // The coach's sessions with the demo client: one kept, one cancelled, one moved.
-  auto published = http_call(port, "PUT", "/api/v1/me/availability",
-                             R"({"time_zone":"Europe/Berlin","weekly":[{"day":"monday","start":"09:00","end":"17:00"}]})",
-                             coach.bearer());
+  auto published = http_call(
+      port, "PUT", "/api/v1/me/availability",
+      R"({"time_zone":"Europe/Berlin","weekly":[{"day":"monday","start":"09:00","end":"17:00"}]})",
+      coach.bearer());
   BOOST_TEST_REQUIRE(published.status == 200, published.body);
-  const auto day = [](int d) { return format_rfc3339(now_utc() + std::chrono::hours(24 * d)).substr(0, 10); };
+  const auto day = [](int d) {
+    return format_rfc3339(now_utc() + std::chrono::hours(24 * d)).substr(0, 10);
+  };
   std::string last_token;  // the latest booking's consistency token (one schedule stream)
   auto book = [&](const std::string& title, const std::string& start) {
-    auto r = http_call(port, "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
-                       json::serialize(json::object{{"client_account_id", client.account_id},
-                                                    {"title", title},
-                                                    {"start", start},
-                                                    {"duration_minutes", 45},
-                                                    {"meeting_link", "https://meet.example/" + title}}),
-                       coach.bearer());
+    auto r =
+        http_call(port, "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
+                  json::serialize(json::object{{"client_account_id", client.account_id},
+                                               {"title", title},
+                                               {"start", start},
+                                               {"duration_minutes", 45},
+                                               {"meeting_link", "https://meet.example/" + title}}),
+                  coach.bearer());
     BOOST_TEST_REQUIRE(r.status == 201, r.body);
     last_token = r.header("X-Consistency-Token");
     return str(as_object(r), "id");
@@ -140,16 +146,18 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   // The lifecycle routes find the session in the read model: wait for the bookings first.
   auto after_bookings = coach.bearer();
   after_bookings.emplace_back("X-Consistency-Token", last_token);
-  auto cancel =
-      http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel", R"({"reason":"Ill"})", after_bookings);
+  auto cancel = http_call(port, "POST", "/api/v1/sessions/" + dropped + "/cancel",
+                          R"({"reason":"Ill"})", after_bookings);
   BOOST_TEST_REQUIRE(cancel.status == 200, cancel.body);
   const std::string moved_to = day(6) + "T15:30:00Z";
   auto reschedule = http_call(port, "POST", "/api/v1/sessions/" + moved + "/reschedule",
                               json::serialize(json::object{{"start", moved_to}}), after_bookings);
   BOOST_TEST_REQUIRE(reschedule.status == 200, reschedule.body);
   // Read-your-writes: the sessions model has the reschedule (and the cancellation before it).
-  auto seen = http_call(port, "GET", "/api/v1/sessions/" + moved + "?after=" + reschedule.header("X-Consistency-Token"),
-                        "", coach.bearer());
+  auto seen =
+      http_call(port, "GET",
+                "/api/v1/sessions/" + moved + "?after=" + reschedule.header("X-Consistency-Token"),
+                "", coach.bearer());
   BOOST_TEST_REQUIRE(seen.status == 200, seen.body);
 
   // No feed yet; the management routes need a signed-in caller.
@@ -165,12 +173,15 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
                                   {{"Cookie", "coachd_session=" + coach.token}}),
                         403));
   // The request takes no fields: bad bodies are problems that say why.
-  auto unknown_field = http_call(port, "POST", "/api/v1/me/calendar-feed", R"({"name":"Work"})", coach.bearer());
+  auto unknown_field =
+      http_call(port, "POST", "/api/v1/me/calendar-feed", R"({"name":"Work"})", coach.bearer());
   BOOST_TEST(is_problem(unknown_field, 422), unknown_field.body);
   BOOST_TEST(unknown_field.body.find("name") != std::string::npos, unknown_field.body);
-  BOOST_TEST(is_problem(http_call(port, "POST", "/api/v1/me/calendar-feed", "{", coach.bearer()), 400));
-  BOOST_TEST(as_object(http_call(port, "GET", "/api/v1/me/calendar-feed", "", coach.bearer())).at("exists").as_bool() ==
-             false);
+  BOOST_TEST(
+      is_problem(http_call(port, "POST", "/api/v1/me/calendar-feed", "{", coach.bearer()), 400));
+  BOOST_TEST(as_object(http_call(port, "GET", "/api/v1/me/calendar-feed", "", coach.bearer()))
+                 .at("exists")
+                 .as_bool() == false);
 
   // Create: 201 with the URL, once; only the token's hash is stored.
   auto created = http_call(port, "POST", "/api/v1/me/calendar-feed", "", coach.bearer());
@@ -191,11 +202,15 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   {
     pqxx::connection c(db.conninfo());
     pqxx::read_transaction tx(c);
-    auto rows = tx.exec_params("SELECT token_hash FROM calendar_feeds WHERE account_id = $1", coach.account_id);
+    auto rows = tx.exec_params("SELECT token_hash FROM calendar_feeds WHERE account_id = $1",
+                               coach.account_id);
     BOOST_TEST_REQUIRE(rows.size() == 1u);
     BOOST_TEST(rows[0][0].as<std::string>() == token_hash_hex(token));
-    BOOST_TEST(tx.exec_params("SELECT count(*) FROM calendar_feeds WHERE token_hash = $1 OR account_id::text = $1", token)[0][0]
-                   .as<int>() == 0);
+    BOOST_TEST(
+        tx.exec_params(
+              "SELECT count(*) FROM calendar_feeds WHERE token_hash = $1 OR account_id::text = $1",
+              token)[0][0]
+            .as<int>() == 0);
   }
   auto info = http_call(port, "GET", "/api/v1/me/calendar-feed", "", coach.bearer());
   BOOST_TEST_REQUIRE(info.status == 200, info.body);
@@ -238,7 +253,8 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   // The client's own feed: the same sessions, seen from their side; another coach's is empty.
   auto client_created = http_call(port, "POST", "/api/v1/me/calendar-feed", "{}", client.bearer());
   BOOST_TEST_REQUIRE(client_created.status == 201, client_created.body);
-  const std::string client_path = path_of(str(as_object(client_created), "url"), "https://portal.example");
+  const std::string client_path =
+      path_of(str(as_object(client_created), "url"), "https://portal.example");
   BOOST_TEST(client_path != path);
   auto client_feed = http_call(port, "GET", client_path);
   BOOST_TEST_REQUIRE(client_feed.status == 200, client_feed.body);
@@ -249,7 +265,8 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   BOOST_TEST(client_events.at(moved + "@coachd").dtstart == ics_utc(moved_to));
   auto olive_created = http_call(port, "POST", "/api/v1/me/calendar-feed", "", olive.bearer());
   BOOST_TEST_REQUIRE(olive_created.status == 201);
-  auto olive_feed = http_call(port, "GET", path_of(str(as_object(olive_created), "url"), "https://portal.example"));
+  auto olive_feed = http_call(
+      port, "GET", path_of(str(as_object(olive_created), "url"), "https://portal.example"));
   BOOST_TEST_REQUIRE(olive_feed.status == 200);
   BOOST_TEST(events_of(olive_feed.body).empty());
 
@@ -273,8 +290,10 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   };
   const std::string expected = detail_of(old_answer);
   for (const std::string& bogus :
-       {prefix + random_token(32) + ".ics", prefix + "short.ics", prefix + std::string(300, 'A') + ".ics",
-        prefix + "not%20a%20token%21%21%21%21%21%21%21%21%21%21%21%21%21%21%21%21.ics", prefix + token + "x.ics"}) {
+       {prefix + random_token(32) + ".ics", prefix + "short.ics",
+        prefix + std::string(300, 'A') + ".ics",
+        prefix + "not%20a%20token%21%21%21%21%21%21%21%21%21%21%21%21%21%21%21%21.ics",
+        prefix + token + "x.ics"}) {
     auto r = http_call(port, "GET", bogus);
     BOOST_TEST(is_problem(r, 404), bogus << ": " << r.status << " " << r.body);
     BOOST_TEST(detail_of(r) == expected, bogus);
@@ -286,9 +305,11 @@ BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   auto dead = http_call(port, "GET", new_path);
   BOOST_TEST(is_problem(dead, 404), dead.body);
   BOOST_TEST(detail_of(dead) == expected);
-  BOOST_TEST(as_object(http_call(port, "GET", "/api/v1/me/calendar-feed", "", coach.bearer())).at("exists").as_bool() ==
-             false);
-  BOOST_TEST(http_call(port, "DELETE", "/api/v1/me/calendar-feed", "", coach.bearer()).status == 204);
+  BOOST_TEST(as_object(http_call(port, "GET", "/api/v1/me/calendar-feed", "", coach.bearer()))
+                 .at("exists")
+                 .as_bool() == false);
+  BOOST_TEST(http_call(port, "DELETE", "/api/v1/me/calendar-feed", "", coach.bearer()).status ==
+             204);
   BOOST_TEST(http_call(port, "GET", client_path).status == 200);  // only the caller's own feed went
 
   // The routes are in the OpenAPI document.

@@ -41,8 +41,10 @@ struct command_result {
 /// stdout and stderr.
 command_result run_coachd(const std::string& env, const std::string& args) {
   const std::string binary = std::string(COACHD_BINARY_DIR) + "/coachd";
-  BOOST_TEST_REQUIRE(std::filesystem::exists(binary), binary << " is missing: build the coachd target first");
-  const std::string line = "env " + env + " " + binary + " --pg 'host=127.0.0.1 port=1 connect_timeout=1' " + args + " 2>&1";
+  BOOST_TEST_REQUIRE(std::filesystem::exists(binary),
+                     binary << " is missing: build the coachd target first");
+  const std::string line = "env " + env + " " + binary +
+                           " --pg 'host=127.0.0.1 port=1 connect_timeout=1' " + args + " 2>&1";
   command_result r;
   FILE* pipe = popen(line.c_str(), "r");
   BOOST_TEST_REQUIRE(pipe != nullptr);
@@ -61,7 +63,8 @@ BOOST_AUTO_TEST_CASE(the_lead_is_a_whole_number_of_minutes_from_one_to_thirty_da
   BOOST_TEST(parse_reminder_lead("1440", "--x").count() == 1440);
   BOOST_TEST(parse_reminder_lead("1", "--x").count() == 1);
   BOOST_TEST(parse_reminder_lead("43200", "--x").count() == 43200);
-  for (const char* bad : {"0", "-5", "43201", "", "abc", "60m", " 60", "60 ", "1.5", "99999999999999999999999"}) {
+  for (const char* bad :
+       {"0", "-5", "43201", "", "abc", "60m", " 60", "60 ", "1.5", "99999999999999999999999"}) {
     BOOST_TEST_CONTEXT("'" << bad << "'") {
       try {
         parse_reminder_lead(bad, "COACHD_REMINDER_LEAD_MINUTES");
@@ -82,14 +85,17 @@ BOOST_AUTO_TEST_CASE(coachd_refuses_a_bad_lead_from_the_flag_or_the_environment)
   for (const char* bad : {"0", "43201", "soon"}) {
     auto flag = run_coachd("", std::string("--reminder-lead-minutes ") + bad);
     BOOST_TEST(flag.status == 2, flag.output);
-    BOOST_TEST(flag.output.find("--reminder-lead-minutes must be a whole number of minutes from 1 to 43200") !=
+    BOOST_TEST(flag.output.find(
+                   "--reminder-lead-minutes must be a whole number of minutes from 1 to 43200") !=
                    std::string::npos,
                flag.output);
     auto env = run_coachd(std::string("COACHD_REMINDER_LEAD_MINUTES=") + bad, "");
     BOOST_TEST(env.status == 2, env.output);
-    BOOST_TEST(env.output.find("COACHD_REMINDER_LEAD_MINUTES must be a whole number of minutes from 1 to 43200") !=
-                   std::string::npos,
-               env.output);
+    BOOST_TEST(
+        env.output.find(
+            "COACHD_REMINDER_LEAD_MINUTES must be a whole number of minutes from 1 to 43200") !=
+            std::string::npos,
+        env.output);
   }
   // A good value passes the option checks (coachd then fails only at the unreachable database).
   auto good = run_coachd("COACHD_REMINDER_LEAD_MINUTES=90", "--reminder-lead-minutes 120");

@@ -36,7 +36,8 @@ namespace {
 struct feed_db {
   test::test_database db;
   pqxx::connection connection{db.conninfo()};
-  const std::string coach = new_uuid(), client = new_uuid(), other_client = new_uuid(), other_coach = new_uuid();
+  const std::string coach = new_uuid(), client = new_uuid(), other_client = new_uuid(),
+                    other_coach = new_uuid();
 
   feed_db() {
     apply_migrations(connection);
@@ -44,22 +45,27 @@ struct feed_db {
     pqxx::work tx(connection);
     tx.exec_params(
         "INSERT INTO accounts (account_id, email, role, display_name, registered_at) VALUES "
-        "($1, 'casey@example.org', 'coach', 'Casey Coach', now()), ($2, 'ada@example.org', 'client', 'Ada', now()), "
-        "($3, 'bo@example.org', 'client', 'Bo', now()), ($4, 'olive@example.org', 'coach', 'Olive', now())",
+        "($1, 'casey@example.org', 'coach', 'Casey Coach', now()), ($2, 'ada@example.org', "
+        "'client', 'Ada', now()), "
+        "($3, 'bo@example.org', 'client', 'Bo', now()), ($4, 'olive@example.org', 'coach', "
+        "'Olive', now())",
         coach, client, other_client, other_coach);
     tx.commit();
   }
 
   /// A session row as the sessions projector writes it; returns its id.
   std::string session(const std::string& coach_id, const std::string& client_id, timestamp start,
-                      const std::string& title, const std::string& status = "booked", int sequence = 0) {
+                      const std::string& title, const std::string& status = "booked",
+                      int sequence = 0) {
     const std::string id = new_uuid();
     pqxx::work tx(connection);
     tx.exec_params(
         "INSERT INTO sessions (session_id, coach_id, client_account_id, title, start_at, end_at, "
-        "buffer_before_minutes, buffer_after_minutes, location, status, sequence, booked_at, updated_at) "
+        "buffer_before_minutes, buffer_after_minutes, location, status, sequence, booked_at, "
+        "updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6, 0, 0, 'https://meet.example/x', $7, $8, now(), now())",
-        id, coach_id, client_id, title, format_rfc3339(start), format_rfc3339(start + 1h), status, sequence);
+        id, coach_id, client_id, title, format_rfc3339(start), format_rfc3339(start + 1h), status,
+        sequence);
     tx.commit();
     return id;
   }
@@ -109,7 +115,9 @@ BOOST_AUTO_TEST_CASE(one_feed_per_account_found_by_its_hash_replaced_on_rotation
   BOOST_TEST(use_calendar_feed(f.connection, clients).value_or("") == f.client);
   {
     pqxx::read_transaction tx(f.connection);
-    BOOST_TEST(tx.exec_params("SELECT count(*) FROM calendar_feeds WHERE account_id = $1", f.coach)[0][0].as<int>() == 0);
+    BOOST_TEST(
+        tx.exec_params("SELECT count(*) FROM calendar_feeds WHERE account_id = $1", f.coach)[0][0]
+            .as<int>() == 0);
   }
 }
 
@@ -120,12 +128,14 @@ BOOST_AUTO_TEST_CASE(a_feed_shows_the_sessions_its_owner_coaches_or_attends_from
   const std::string too_old = f.session(f.coach, f.client, since - 1h, "Too old");
   const std::string recent_past = f.session(f.coach, f.client, now - 48h, "Last week", "completed");
   const std::string upcoming = f.session(f.coach, f.client, now + 48h, "Upcoming", "booked", 2);
-  const std::string cancelled = f.session(f.coach, f.client, now + 72h, "Called off", "cancelled", 3);
+  const std::string cancelled =
+      f.session(f.coach, f.client, now + 72h, "Called off", "cancelled", 3);
   const std::string other_clients = f.session(f.coach, f.other_client, now + 24h, "With Bo");
   const std::string other_coachs = f.session(f.other_coach, f.client, now + 96h, "With Olive");
   const std::string unrelated = f.session(f.other_coach, f.other_client, now + 5h, "Not ours");
 
-  const auto coach_feed = calendar_feed_sessions(f.connection, f.coach, since, calendar_feed_max_sessions);
+  const auto coach_feed =
+      calendar_feed_sessions(f.connection, f.coach, since, calendar_feed_max_sessions);
   BOOST_TEST_REQUIRE(coach_feed.size() == 4u);
   BOOST_TEST(coach_feed[0].session_id == recent_past);  // earliest first
   BOOST_TEST(coach_feed[1].session_id == other_clients);
@@ -140,7 +150,8 @@ BOOST_AUTO_TEST_CASE(a_feed_shows_the_sessions_its_owner_coaches_or_attends_from
   BOOST_TEST(coach_feed[3].session_id == cancelled);
   BOOST_TEST(coach_feed[3].status == "cancelled");
 
-  const auto client_feed = calendar_feed_sessions(f.connection, f.client, since, calendar_feed_max_sessions);
+  const auto client_feed =
+      calendar_feed_sessions(f.connection, f.client, since, calendar_feed_max_sessions);
   BOOST_TEST_REQUIRE(client_feed.size() == 4u);
   BOOST_TEST(client_feed[0].session_id == recent_past);
   BOOST_TEST(client_feed[0].counterpart_name == "Casey Coach");
@@ -158,8 +169,11 @@ BOOST_AUTO_TEST_CASE(a_feed_shows_the_sessions_its_owner_coaches_or_attends_from
 BOOST_AUTO_TEST_CASE(a_feed_holds_at_most_the_limit_earliest_first) {
   feed_db f;
   const auto now = now_utc();
-  for (int i = 0; i < 12; ++i) f.session(f.coach, f.client, now + std::chrono::hours(2 * i), "S" + std::to_string(i));
-  for (int i = 0; i < 5; ++i) f.session(f.other_coach, f.client, now + std::chrono::hours(2 * i + 1), "T" + std::to_string(i));
+  for (int i = 0; i < 12; ++i)
+    f.session(f.coach, f.client, now + std::chrono::hours(2 * i), "S" + std::to_string(i));
+  for (int i = 0; i < 5; ++i)
+    f.session(f.other_coach, f.client, now + std::chrono::hours(2 * i + 1),
+              "T" + std::to_string(i));
   const auto capped = calendar_feed_sessions(f.connection, f.client, now - 1h, 7);
   BOOST_TEST_REQUIRE(capped.size() == 7u);
   // S0 T0 S1 T1 S2 T2 S3: both roles' sessions interleaved by start, cut at the limit.
@@ -173,13 +187,16 @@ BOOST_AUTO_TEST_CASE(the_feed_queries_are_served_by_indexes) {
   {
     pqxx::work tx(f.connection);
     tx.exec(
-        "INSERT INTO sessions (session_id, coach_id, client_account_id, title, start_at, end_at, buffer_before_minutes, "
+        "INSERT INTO sessions (session_id, coach_id, client_account_id, title, start_at, end_at, "
+        "buffer_before_minutes, "
         "buffer_after_minutes, location, status, booked_at, updated_at) "
-        "SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 't', now() + i * interval '1 hour', "
+        "SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 't', now() + i * interval "
+        "'1 hour', "
         "now() + i * interval '1 hour' + interval '30 minutes', 0, 0, '', 'booked', now(), now() "
         "FROM generate_series(1, 20000) i");
     tx.exec(
-        "INSERT INTO calendar_feeds (account_id, token_hash, created_at) SELECT gen_random_uuid(), md5(i::text), now() "
+        "INSERT INTO calendar_feeds (account_id, token_hash, created_at) SELECT gen_random_uuid(), "
+        "md5(i::text), now() "
         "FROM generate_series(1, 5000) i");
     tx.exec("ANALYZE sessions");
     tx.exec("ANALYZE calendar_feeds");
@@ -190,12 +207,13 @@ BOOST_AUTO_TEST_CASE(the_feed_queries_are_served_by_indexes) {
   (void)use_calendar_feed(f.connection, std::string(64, 'a'));
   pqxx::work tx(f.connection);
   std::string sessions_plan, owner_plan;
-  for (const auto& r : tx.exec("EXPLAIN EXECUTE calendar_feed_sessions(" + tx.quote(f.coach) + ", " +
-                               tx.quote(format_rfc3339(now_utc())) + ", " +
+  for (const auto& r : tx.exec("EXPLAIN EXECUTE calendar_feed_sessions(" + tx.quote(f.coach) +
+                               ", " + tx.quote(format_rfc3339(now_utc())) + ", " +
                                std::to_string(calendar_feed_max_sessions) + ")")) {
     sessions_plan += r[0].as<std::string>() + "\n";
   }
-  for (const auto& r : tx.exec("EXPLAIN EXECUTE calendar_feed_owner(" + tx.quote(std::string(64, 'a')) + ")")) {
+  for (const auto& r :
+       tx.exec("EXPLAIN EXECUTE calendar_feed_owner(" + tx.quote(std::string(64, 'a')) + ")")) {
     owner_plan += r[0].as<std::string>() + "\n";
   }
   BOOST_TEST(sessions_plan.find("sessions_by_coach") != std::string::npos, sessions_plan);

@@ -62,7 +62,8 @@ struct schedule_db {
     pqxx::work tx(connection);
     tx.exec_params(
         "INSERT INTO accounts (account_id, email, role, display_name, registered_at) VALUES "
-        "($1, 'casey@example.org', 'coach', 'Casey Coach', now()), ($2, 'ada@example.org', 'client', 'Ada', now())",
+        "($1, 'casey@example.org', 'coach', 'Casey Coach', now()), ($2, 'ada@example.org', "
+        "'client', 'Ada', now())",
         coach_id, client_id);
     tx.commit();
   }
@@ -96,11 +97,14 @@ struct schedule_db {
     apply_both(e);
     return e.session_id;
   }
-  session_rescheduled rescheduled(const std::string& session_id, timestamp start, std::int64_t sequence) const {
-    return session_rescheduled{coach_id, session_id, start, start + 1h, sequence, coach_id, now_utc()};
+  session_rescheduled rescheduled(const std::string& session_id, timestamp start,
+                                  std::int64_t sequence) const {
+    return session_rescheduled{coach_id, session_id, start,    start + 1h,
+                               sequence, coach_id,   now_utc()};
   }
   session_cancelled cancelled(const std::string& session_id, std::int64_t sequence) const {
-    return session_cancelled{coach_id, session_id, coach_id, false, sequence, personal{"Travel"}, now_utc()};
+    return session_cancelled{coach_id, session_id,         coach_id, false,
+                             sequence, personal{"Travel"}, now_utc()};
   }
 
   std::int64_t count(const std::string& sql) {
@@ -109,19 +113,25 @@ struct schedule_db {
   }
   std::int64_t mails_about(const std::string& title) {
     pqxx::read_transaction tx(connection);
-    return tx.exec_params("SELECT count(*) FROM mail_outbox WHERE subject LIKE $1", "Reminder: " + title + " at %")[0][0]
+    return tx
+        .exec_params("SELECT count(*) FROM mail_outbox WHERE subject LIKE $1",
+                     "Reminder: " + title + " at %")[0][0]
         .as<std::int64_t>();
   }
   std::int64_t notifications_of(const std::string& session_id) {
     pqxx::read_transaction tx(connection);
-    return tx.exec_params("SELECT count(*) FROM notifications WHERE subject_id = $1 AND kind = 'session-reminder'",
-                          session_id)[0][0]
+    return tx
+        .exec_params(
+            "SELECT count(*) FROM notifications WHERE subject_id = $1 AND kind = "
+            "'session-reminder'",
+            session_id)[0][0]
         .as<std::int64_t>();
   }
   std::vector<std::string> mail_subjects() {
     pqxx::read_transaction tx(connection);
     std::vector<std::string> out;
-    for (const auto& r : tx.exec("SELECT subject FROM mail_outbox ORDER BY subject")) out.push_back(r[0].as<std::string>());
+    for (const auto& r : tx.exec("SELECT subject FROM mail_outbox ORDER BY subject"))
+      out.push_back(r[0].as<std::string>());
     return out;
   }
 };
@@ -157,13 +167,15 @@ BOOST_AUTO_TEST_CASE(a_cancelled_session_gets_no_reminder_even_when_it_was_due) 
   for (const auto* title : {"Cancelled call", "Completed call", "No-show call"}) {
     BOOST_TEST(s.mails_about(title) == 0, title);
   }
-  for (const auto& id : {cancelled_id, completed_id, no_show_id}) BOOST_TEST(s.notifications_of(id) == 0);
+  for (const auto& id : {cancelled_id, completed_id, no_show_id})
+    BOOST_TEST(s.notifications_of(id) == 0);
   BOOST_TEST(s.mails_about("Kept call") == 1);
   BOOST_TEST(s.notifications_of(kept_id) == 1);
   BOOST_TEST(s.count("SELECT count(*) FROM session_reminders") == 1);  // the removed rows are gone
 }
 
-BOOST_AUTO_TEST_CASE(a_cancellation_only_the_sessions_model_has_applied_already_stops_the_reminder) {
+BOOST_AUTO_TEST_CASE(
+    a_cancellation_only_the_sessions_model_has_applied_already_stops_the_reminder) {
   // The two projectors run independently: the reminders one may still show the session live
   // when the sessions one has applied the cancellation. The dispatcher must not send then.
   schedule_db s;
@@ -197,7 +209,8 @@ BOOST_AUTO_TEST_CASE(b_each_reminder_is_sent_once_across_dispatcher_restarts_and
   schedule_db s;
   constexpr int n = 30;
   std::vector<std::string> ids;
-  for (int i = 0; i < n; ++i) ids.push_back(s.book(now_utc() + 1h + std::chrono::minutes(i), "Restart " + std::to_string(i)));
+  for (int i = 0; i < n; ++i)
+    ids.push_back(s.book(now_utc() + 1h + std::chrono::minutes(i), "Restart " + std::to_string(i)));
 
   {
     reminder_dispatcher first(s.db.conninfo(), with_lead(24h));
@@ -236,7 +249,8 @@ BOOST_AUTO_TEST_CASE(b_each_reminder_is_sent_once_across_dispatcher_restarts_and
 BOOST_AUTO_TEST_CASE(b_concurrent_dispatchers_claim_each_reminder_exactly_once) {
   schedule_db s;
   constexpr int n = 240;  // several batches of 50 for every dispatcher to contend for
-  for (int i = 0; i < n; ++i) s.book(now_utc() + 1h + std::chrono::seconds(i * 7), "Concurrent " + std::to_string(i));
+  for (int i = 0; i < n; ++i)
+    s.book(now_utc() + 1h + std::chrono::seconds(i * 7), "Concurrent " + std::to_string(i));
 
   // Four dispatchers (each with its own connections) race; what each reports sending is
   // summed. A reminder claimed twice would make the sum exceed n even though the outbox and
@@ -270,7 +284,8 @@ BOOST_AUTO_TEST_CASE(b_concurrent_dispatchers_claim_each_reminder_exactly_once) 
 BOOST_AUTO_TEST_CASE(b_two_background_dispatchers_and_a_restart_send_every_reminder_once) {
   schedule_db s;
   constexpr int n = 120;
-  for (int i = 0; i < n; ++i) s.book(now_utc() + 2h + std::chrono::seconds(i * 11), "Background " + std::to_string(i));
+  for (int i = 0; i < n; ++i)
+    s.book(now_utc() + 2h + std::chrono::seconds(i * 11), "Background " + std::to_string(i));
   auto one = std::make_unique<reminder_dispatcher>(s.db.conninfo(), with_lead(24h));
   auto two = std::make_unique<reminder_dispatcher>(s.db.conninfo(), with_lead(24h));
   one->start();
@@ -294,9 +309,10 @@ BOOST_AUTO_TEST_CASE(b_two_background_dispatchers_and_a_restart_send_every_remin
 
 // (c) -----------------------------------------------------------------------------------------
 
-BOOST_AUTO_TEST_CASE(c_a_reschedule_before_the_reminder_went_out_means_only_the_new_time_is_reminded) {
+BOOST_AUTO_TEST_CASE(
+    c_a_reschedule_before_the_reminder_went_out_means_only_the_new_time_is_reminded) {
   schedule_db s;
-  const auto old_start = now_utc() + 2h;  // due at once under the 24 h lead
+  const auto old_start = now_utc() + 2h;   // due at once under the 24 h lead
   const auto new_start = now_utc() + 50h;  // not due yet
   const std::string id = s.book(old_start, "Moved call");
   s.apply_both(s.rescheduled(id, new_start, 1));
@@ -382,17 +398,21 @@ BOOST_AUTO_TEST_CASE(the_lead_time_is_the_dispatchers_and_applies_to_pending_rem
 
   BOOST_CHECK_THROW(reminder_dispatcher(s.db.conninfo(), with_lead(0min)), std::invalid_argument);
   BOOST_CHECK_THROW(reminder_dispatcher(s.db.conninfo(), with_lead(-5min)), std::invalid_argument);
-  BOOST_CHECK_THROW(reminder_dispatcher(s.db.conninfo(), with_lead(max_reminder_lead + 1min)), std::invalid_argument);
+  BOOST_CHECK_THROW(reminder_dispatcher(s.db.conninfo(), with_lead(max_reminder_lead + 1min)),
+                    std::invalid_argument);
   BOOST_CHECK_NO_THROW(reminder_dispatcher(s.db.conninfo(), with_lead(max_reminder_lead)));
 }
 
 BOOST_AUTO_TEST_CASE(the_text_is_in_the_clients_zone_and_an_unknown_stored_zone_falls_back_to_utc) {
   schedule_db s;
-  const auto start = *parse_rfc3339(format_rfc3339(now_utc() + 2h).substr(0, 14) + "00:00Z");  // on the hour
+  const auto start =
+      *parse_rfc3339(format_rfc3339(now_utc() + 2h).substr(0, 14) + "00:00Z");  // on the hour
   {
     pqxx::work tx(s.connection);
-    tx.exec_params("INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, 'Asia/Kolkata', now())",
-                   s.client_id);
+    tx.exec_params(
+        "INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, "
+        "'Asia/Kolkata', now())",
+        s.client_id);
     tx.commit();
   }
   s.book(start, "Zoned");
@@ -406,7 +426,9 @@ BOOST_AUTO_TEST_CASE(the_text_is_in_the_clients_zone_and_an_unknown_stored_zone_
   // A stored name this tz database does not know must not block any reminder.
   {
     pqxx::work tx(s.connection);
-    tx.exec_params("UPDATE account_preferences SET timezone = 'Mars/Olympus_Mons' WHERE account_id = $1", s.client_id);
+    tx.exec_params(
+        "UPDATE account_preferences SET timezone = 'Mars/Olympus_Mons' WHERE account_id = $1",
+        s.client_id);
     tx.commit();
   }
   s.book(start + 3h, "Unzoned");
@@ -415,7 +437,8 @@ BOOST_AUTO_TEST_CASE(the_text_is_in_the_clients_zone_and_an_unknown_stored_zone_
   subjects = s.mail_subjects();
   bool utc = false;
   for (const auto& subject : subjects) {
-    if (subject.find("Unzoned") != std::string::npos) utc = subject.find(utc_hh_mm(start + 3h) + " (UTC)") != std::string::npos;
+    if (subject.find("Unzoned") != std::string::npos)
+      utc = subject.find(utc_hh_mm(start + 3h) + " (UTC)") != std::string::npos;
   }
   BOOST_TEST(utc);
 }
