@@ -18,6 +18,7 @@
 #include "projections/accounts_projector.hpp"
 #include "projections/clients_projector.hpp"
 #include "projections/intakes_projector.hpp"
+#include "projections/sessions_projector.hpp"
 #include "projections/migrations.hpp"
 #include "projections/runner.hpp"
 
@@ -32,7 +33,7 @@ const char* usage =
     "  migrate                        apply pending read-model migrations\n"
     "  projections status             lag per projector and partition\n"
     "  projections rebuild NAME       empty NAME's read model and replay it from offset 0\n"
-    "                                 (NAME: accounts, intakes, clients; stop coachd's projectors first)\n";
+    "                                 (NAME: accounts, intakes, clients, sessions; stop coachd's projectors first)\n";
 
 std::unique_ptr<event_log> open_log(const gateway::app_config& c) {
   if (c.event_log == "postgres") return std::make_unique<pg_event_log>(c.pg, c.partitions);
@@ -87,12 +88,14 @@ int rebuild(const gateway::app_config& c, const std::string& name) {
   accounts_projector accounts;
   intakes_projector intakes;
   clients_projector clients;
-  std::map<std::string, projector*> known{{"accounts", &accounts}, {"intakes", &intakes}, {"clients", &clients}};
+  sessions_projector sessions;
+  std::map<std::string, projector*> known{
+      {"accounts", &accounts}, {"intakes", &intakes}, {"clients", &clients}, {"sessions", &sessions}};
   auto it = known.find(name);
   if (it == known.end()) {
     std::cerr << "coachctl: no projector named '" << name
-              << "' (accounts, intakes, clients; process managers such as onboarding are not rebuilt: their "
-                 "effects are commands, not rows)\n";
+              << "' (accounts, intakes, clients, sessions; process managers such as onboarding and the reminder "
+                 "scheduler are not rebuilt: their effects are commands and mail, not only rows)\n";
     return 2;
   }
   auto log = open_log(c);

@@ -1,12 +1,14 @@
 #pragma once
 /// The intakes read model: a coach's intake inbox (table `intakes`).
 
+#include "projections/bulk_insert.hpp"
 #include "projections/projector.hpp"
 
 namespace coachd {
 
 class intakes_projector final : public projector {
  public:
+  intakes_projector();
   std::string name() const override { return "intakes"; }
   std::vector<std::string> tables() const override { return {"intakes"}; }
   void prepare(pqxx::connection_base& connection) override;
@@ -14,6 +16,11 @@ class intakes_projector final : public projector {
   bool handles(std::string_view type) const override {
     return is_one_of<intake_submitted, intake_accepted, intake_declined>(type);
   }
+  void begin_batch() override { submitted_.clear(); }
+  void end_batch(pqxx::work& tx) override { submitted_.flush(tx); }
+
+ private:
+  bulk_insert submitted_;  // new intakes of the batch
 };
 
 }  // namespace coachd

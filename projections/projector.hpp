@@ -26,6 +26,11 @@ class projector {
   /// is committed) and the runner retries it.
   virtual void apply(pqxx::work& tx, const stored_event& stored,
                      const domain_event& event) = 0;
+  /// Around each batch's applies (end_batch inside its transaction, before the checkpoint):
+  /// a projector that gathers rows for one bulk statement (projections/bulk_insert.hpp) starts
+  /// afresh in begin_batch and writes them in end_batch.
+  virtual void begin_batch() {}
+  virtual void end_batch(pqxx::work& tx) { (void)tx; }
   /// Whether it reads events of this type (the envelope's `type`). The runner neither decodes
   /// nor applies the others; their offsets still move the checkpoint (lazily: a batch with
   /// nothing to apply writes nothing at once).

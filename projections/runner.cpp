@@ -47,6 +47,7 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
                                    [&](const stored_event& e) { return target_.handles(e.envelope.type); });
   if (applies || std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
     pqxx::work tx(connection);
+    target_.begin_batch();
     for (const auto& stored : events) {
       if (!target_.handles(stored.envelope.type)) continue;
       auto decoded = codec_.decode(stored.envelope);
@@ -56,6 +57,7 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
       }
       target_.apply(tx, stored, decoded.value());
     }
+    target_.end_batch(tx);
     write_checkpoints(tx, reader);
     tx.commit();
     saved_at_ = std::chrono::steady_clock::now();

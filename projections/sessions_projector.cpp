@@ -23,7 +23,25 @@ std::string text_array(const std::vector<std::string>& items) {
 
 }  // namespace
 
+sessions_projector::sessions_projector()
+    : booked_("sessions_booked", "sessions",
+              {{"session_id", "uuid"},
+               {"coach_id", "uuid"},
+               {"client_account_id", "uuid"},
+               {"session_type_id", "uuid"},
+               {"title", "text"},
+               {"start_at", "timestamptz"},
+               {"end_at", "timestamptz"},
+               {"buffer_before_minutes", "integer"},
+               {"buffer_after_minutes", "integer"},
+               {"location", "text"},
+               {"status", "text"},
+               {"booked_at", "timestamptz"},
+               {"updated_at", "timestamptz"}},
+              "ON CONFLICT (session_id) DO NOTHING") {}
+
 void sessions_projector::prepare(pqxx::connection_base& c) {
+  booked_.prepare(c);
   c.prepare("sessions_availability",
             "INSERT INTO schedule_availability (coach_id, time_zone, weekly, overrides, blackouts, max_sessions_per_day, "
             "max_sessions_per_week, cancellation_notice_minutes, late_cancellation, updated_at) "
@@ -53,10 +71,6 @@ void sessions_projector::prepare(pqxx::connection_base& c) {
   // Expired holds are pruned as time (carried by events) passes.
   c.prepare("sessions_prune_holds", "DELETE FROM slot_holds WHERE coach_id = $1 AND expires_at <= $2");
   c.prepare("sessions_drop_hold", "DELETE FROM slot_holds WHERE hold_id = $1");
-  c.prepare("sessions_booked",
-            "INSERT INTO sessions (session_id, coach_id, client_account_id, session_type_id, title, start_at, end_at, "
-            "buffer_before_minutes, buffer_after_minutes, location, status, booked_at, updated_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'booked', $11, $11) ON CONFLICT (session_id) DO NOTHING");
   c.prepare("sessions_rescheduled",
             "UPDATE sessions SET start_at = $2, end_at = $3, sequence = $4, updated_at = $5 WHERE session_id = $1");
   c.prepare("sessions_cancelled",
@@ -66,6 +80,17 @@ void sessions_projector::prepare(pqxx::connection_base& c) {
 }
 
 void sessions_projector::apply(pqxx::work& tx, const stored_event&, const domain_event& event) {
+  if (const auto* e = std::get_if<session_booked>(&event)) {
+    // (The hold is another table's row: dropping it needs no order with the gathered rows.)
+    if (e->hold_id) tx.exec_prepared("sessions_drop_hold", *e->hold_id);
+    const std::string booked_at = format_rfc3339(e->booked_at);
+    booked_.add({e->session_id, e->coach_id, e->client_account_id, e->session_type_id,
+                 e->title.erased ? std::string("(erased)") : e->title.value, format_rfc3339(e->start),
+                 format_rfc3339(e->end), std::to_string(e->buffer_before_minutes),
+                 std::to_string(e->buffer_after_minutes), e->location, std::string("booked"), booked_at, booked_at});
+    return;
+  }
+  booked_.flush(tx);  // sessions booked before this event go first
   if (const auto* e = std::get_if<availability_set>(&event)) {
     tx.exec_prepared("sessions_availability", e->coach_id, e->time_zone, text_array(e->weekly),
                      text_array(e->overrides), text_array(e->blackouts), e->max_sessions_per_day,
@@ -79,12 +104,6 @@ void sessions_projector::apply(pqxx::work& tx, const stored_event&, const domain
     tx.exec_prepared("sessions_prune_holds", e->coach_id, format_rfc3339(e->held_at));
     tx.exec_prepared("sessions_hold", e->hold_id, e->coach_id, e->session_type_id, e->held_by,
                      format_rfc3339(e->start), format_rfc3339(e->end), format_rfc3339(e->expires_at));
-  } else if (const auto* e = std::get_if<session_booked>(&event)) {
-    if (e->hold_id) tx.exec_prepared("sessions_drop_hold", *e->hold_id);
-    tx.exec_prepared("sessions_booked", e->session_id, e->coach_id, e->client_account_id, e->session_type_id,
-                     e->title.erased ? std::string("(erased)") : e->title.value, format_rfc3339(e->start),
-                     format_rfc3339(e->end), e->buffer_before_minutes, e->buffer_after_minutes, e->location,
-                     format_rfc3339(e->booked_at));
   } else if (const auto* e = std::get_if<session_rescheduled>(&event)) {
     tx.exec_prepared("sessions_rescheduled", e->session_id, format_rfc3339(e->start), format_rfc3339(e->end),
                      e->sequence, format_rfc3339(e->rescheduled_at));

@@ -2,12 +2,14 @@
 /// The scheduling read model (projector "sessions"): each coach's availability settings,
 /// session types, active holds and sessions, as the slots query and the session lists need them.
 
+#include "projections/bulk_insert.hpp"
 #include "projections/projector.hpp"
 
 namespace coachd {
 
 class sessions_projector final : public projector {
  public:
+  sessions_projector();
   std::string name() const override { return "sessions"; }
   std::vector<std::string> tables() const override {
     return {"schedule_availability", "session_types", "slot_holds", "sessions"};
@@ -18,6 +20,11 @@ class sessions_projector final : public projector {
     return is_one_of<availability_set, session_type_defined, slot_held, session_booked, session_rescheduled,
                      session_cancelled, session_confirmed, session_completed, session_no_show_marked>(type);
   }
+  void begin_batch() override { booked_.clear(); }
+  void end_batch(pqxx::work& tx) override { booked_.flush(tx); }
+
+ private:
+  bulk_insert booked_;  // sessions booked in the batch
 };
 
 }  // namespace coachd

@@ -617,7 +617,7 @@ BOOST_AUTO_TEST_CASE(intakes_projector_keeps_the_inbox) {
                             personal{id + "@example.org"},
                             phone,
                             personal{"Goals"},
-                            personal{"Msg \"quoted\"\n"},
+                            personal{"Msg \"quoted\" {a,b} \\ NULL ü\n"},
                             submitted_at};
   };
   append({
@@ -660,7 +660,7 @@ BOOST_AUTO_TEST_CASE(intakes_projector_keeps_the_inbox) {
   BOOST_TEST(pending[2].as<std::string>() == pending_id + "@example.org");
   BOOST_TEST(pending[3].as<std::string>() == "+1 555 0100");
   BOOST_TEST(pending[4].as<std::string>() == "Goals");
-  BOOST_TEST(pending[5].as<std::string>() == "Msg \"quoted\"\n");
+  BOOST_TEST(pending[5].as<std::string>() == "Msg \"quoted\" {a,b} \\ NULL ü\n");
   BOOST_TEST(pending[6].is_null());
   BOOST_TEST(pending[7].is_null());
   BOOST_TEST(pending[8].as<std::string>() == "2026-11-21T09:00:00");

@@ -1,0 +1,42 @@
+#pragma once
+/// Rows a projector inserts many of (one per submitted intake, per booked session), gathered
+/// during a batch and written as one statement: INSERT … SELECT FROM unnest(one array per
+/// column). Replaying a log into an empty read model then costs one round trip per batch
+/// instead of one per event.
+///
+/// The projector adds a row where it would have inserted it, and flushes before any other
+/// statement of the batch (so that statements keep the log's order) and in end_batch.
+
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+namespace coachd {
+
+class bulk_insert {
+ public:
+  struct column {
+    std::string name;
+    std::string type;  // PostgreSQL type of the array elements, e.g. "uuid", "text", "timestamptz"
+  };
+
+  /// `name` names the prepared statement; `tail` follows the SELECT (e.g. an ON CONFLICT clause).
+  bulk_insert(std::string name, std::string table, std::vector<column> columns, std::string tail = {});
+
+  void prepare(pqxx::connection_base& connection) const;
+  /// One row: a value (or NULL) per column, in the order of the columns.
+  void add(const std::vector<std::optional<std::string>>& row);
+  /// Inserts the gathered rows (if any) in `tx` and forgets them.
+  void flush(pqxx::work& tx);
+  /// Forgets the gathered rows (their batch was abandoned).
+  void clear();
+  std::size_t size() const { return rows_; }
+
+ private:
+  std::string name_, sql_;
+  std::vector<std::string> arrays_;  // one array literal per column, being built
+  std::size_t rows_ = 0;
+};
+
+}  // namespace coachd
