@@ -1,6 +1,9 @@
 #include "projections/runner.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <cstdio>
 #include <pqxx/pqxx>
 
@@ -30,14 +33,26 @@ void projection_runner::load_checkpoints() {
   }
 }
 
+projection_runner::fetched_batch projection_runner::fetch(log_reader& reader) {
+  fetched_batch batch;
+  batch.events = reader.poll(options_.poll_wait, options_.max_batch);
+  for (int p = 0; p < log_.partitions(); ++p) batch.positions.push_back(reader.position(p));
+  return batch;
+}
+
 std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
-  auto events = reader.poll(options_.poll_wait, options_.max_batch);
+  return apply_batch(fetch(reader), connection);
+}
+
+std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::connection_base& connection) {
+  const auto& events = batch.events;
   if (events.empty()) {
     if (!unsaved_.empty() && std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
-      save_checkpoints(reader, connection);
+      save_checkpoints(connection);
     }
     return 0;
   }
+  read_positions_ = batch.positions;
   for (const auto& stored : events) {
     if (std::find(unsaved_.begin(), unsaved_.end(), stored.partition) == unsaved_.end()) {
       unsaved_.push_back(stored.partition);
@@ -58,7 +73,7 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
       target_.apply(tx, stored, decoded.value());
     }
     target_.end_batch(tx);
-    write_checkpoints(tx, reader);
+    write_checkpoints(tx);
     tx.commit();
     saved_at_ = std::chrono::steady_clock::now();
   }
@@ -67,7 +82,7 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
   // checkpoint_interval.
   {
     std::lock_guard lock(mutex_);
-    for (const auto& stored : events) positions_[stored.partition] = reader.position(stored.partition);
+    for (const auto& stored : events) positions_[stored.partition] = read_positions_[stored.partition];
     last_error_.clear();
   }
   advanced_.notify_all();
@@ -75,15 +90,17 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
   return events.size();
 }
 
-void projection_runner::write_checkpoints(pqxx::work& tx, log_reader& reader) {
-  for (int p : unsaved_) tx.exec_prepared("coachd_checkpoint", target_.name(), p, reader.position(p));
+void projection_runner::write_checkpoints(pqxx::work& tx) {
+  for (int p : unsaved_) {
+    tx.exec_prepared("coachd_checkpoint", target_.name(), p, read_positions_[static_cast<std::size_t>(p)]);
+  }
   unsaved_.clear();
 }
 
-void projection_runner::save_checkpoints(log_reader& reader, pqxx::connection_base& connection) {
+void projection_runner::save_checkpoints(pqxx::connection_base& connection) {
   if (unsaved_.empty()) return;
   pqxx::work tx(connection);
-  write_checkpoints(tx, reader);
+  write_checkpoints(tx);
   tx.commit();
   saved_at_ = std::chrono::steady_clock::now();
 }
@@ -111,7 +128,10 @@ namespace {
 
 void empty_read_model(pqxx::connection_base& connection, projector& target, int partitions) {
   pqxx::work tx(connection);
-  for (const auto& table : target.tables()) tx.exec("DELETE FROM " + tx.quote_name(table));
+  // TRUNCATE, not DELETE: the replay then fills tables and indexes without dead rows.
+  std::string tables;
+  for (const auto& table : target.tables()) tables += (tables.empty() ? "" : ", ") + tx.quote_name(table);
+  if (!tables.empty()) tx.exec("TRUNCATE " + tables);
   tx.exec_params("DELETE FROM projection_checkpoints WHERE projector = $1", target.name());
   for (int p = 0; p < partitions; ++p) {
     tx.exec_params("INSERT INTO projection_checkpoints (projector, partition, position) VALUES ($1, $2, 0)",
@@ -131,6 +151,8 @@ void lock_or_refuse(pqxx::connection_base& connection, const std::string& name) 
 
 void projection_runner::prepare_connection(pqxx::connection_base& connection) {
   unsaved_.clear();
+  read_positions_.clear();
+  for (int p = 0; p < log_.partitions(); ++p) read_positions_.push_back(positions_[p]);
   saved_at_ = std::chrono::steady_clock::now();
   prepare_checkpoint(connection);
   target_.prepare(connection);
@@ -170,18 +192,63 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
   }
   auto reader = log_.open_reader(from);
   prepare_connection(connection);
-  std::uint64_t done = 0;
-  auto reached_end = [&] {
-    for (int p = 0; p < log_.partitions(); ++p) {
-      if (reader->position(p) < ends[static_cast<std::size_t>(p)]) return false;
+  // The next batch is read from the log while this one is applied: a reader thread stays up to
+  // two batches ahead.
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<fetched_batch> ready;
+  bool finished = false, abandoned = false;
+  std::exception_ptr read_failure;
+  std::thread read_ahead([&] {
+    try {
+      for (;;) {
+        bool at_end = true;
+        for (int p = 0; p < log_.partitions(); ++p) {
+          if (reader->position(p) < ends[static_cast<std::size_t>(p)]) at_end = false;
+        }
+        if (at_end) break;
+        auto batch = fetch(*reader);
+        if (batch.events.empty()) continue;
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return ready.size() < 2 || abandoned; });
+        if (abandoned) break;
+        ready.push_back(std::move(batch));
+        cv.notify_all();
+      }
+    } catch (...) {
+      read_failure = std::current_exception();
     }
-    return true;
-  };
-  while (!reached_end()) {
-    done += process_batch(*reader, connection);
-    if (progress) progress(std::min(done, total), total);
+    std::lock_guard lock(m);
+    finished = true;
+    cv.notify_all();
+  });
+  std::uint64_t done = 0;
+  try {
+    for (;;) {
+      fetched_batch batch;
+      {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return !ready.empty() || finished; });
+        if (ready.empty()) break;
+        batch = std::move(ready.front());
+        ready.pop_front();
+        cv.notify_all();
+      }
+      done += apply_batch(batch, connection);
+      if (progress) progress(std::min(done, total), total);
+    }
+  } catch (...) {
+    {
+      std::lock_guard lock(m);
+      abandoned = true;
+      cv.notify_all();
+    }
+    read_ahead.join();
+    throw;
   }
-  save_checkpoints(*reader, connection);
+  read_ahead.join();
+  if (read_failure) std::rethrow_exception(read_failure);
+  save_checkpoints(connection);
   return done;
 }
 
@@ -212,7 +279,7 @@ void projection_runner::run() {
       auto reader = log_.open_reader(from);
       prepare_connection(connection);
       while (!stopping_) process_batch(*reader, connection);
-      save_checkpoints(*reader, connection);
+      save_checkpoints(connection);
     } catch (const std::exception& e) {
       // The batch rolled back; its checkpoint did not move. Report, wait, and retry from the
       // committed positions with a fresh reader and connection.

@@ -69,10 +69,17 @@ class projection_runner {
   void load_checkpoints();
   std::uint64_t catch_up_locked(pqxx::connection_base& connection,
                                 const std::function<void(std::uint64_t, std::uint64_t)>& progress);
+  /// One poll of the log, with the reader's positions right after it.
+  struct fetched_batch {
+    std::vector<stored_event> events;
+    std::vector<std::int64_t> positions;  // by partition
+  };
+  fetched_batch fetch(log_reader& reader);
   std::size_t process_batch(log_reader& reader, pqxx::connection_base& connection);
+  std::size_t apply_batch(const fetched_batch& batch, pqxx::connection_base& connection);
   void prepare_connection(pqxx::connection_base& connection);
-  void write_checkpoints(pqxx::work& tx, log_reader& reader);
-  void save_checkpoints(log_reader& reader, pqxx::connection_base& connection);
+  void write_checkpoints(pqxx::work& tx);
+  void save_checkpoints(pqxx::connection_base& connection);
 
   event_log& log_;
   const event_codec& codec_;
@@ -88,6 +95,7 @@ class projection_runner {
   std::thread thread_;
   // Partitions whose position moved since the checkpoint was last written (runner thread).
   std::vector<int> unsaved_;
+  std::vector<std::int64_t> read_positions_;  // the reader's positions after the last applied batch
   std::chrono::steady_clock::time_point saved_at_;
 };
 
