@@ -77,7 +77,7 @@ void add_intake_routes(router& r, services& s) {
           auto in = parse_json_body(ctx.req, schema);
           if (!in) co_return problem_response(in.err(), ctx.req);
           const bool coach_exists = co_await s.pool->run([&](pqxx::connection& c) {
-            pqxx::read_transaction tx(c);
+            pqxx::nontransaction tx(c);
             return !tx.exec_params("SELECT 1 FROM accounts WHERE account_id = $1 AND role = 'coach'", coach_id).empty();
           });
           if (!coach_exists) {

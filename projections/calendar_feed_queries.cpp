@@ -53,7 +53,7 @@ std::string replace_calendar_feed(pqxx::connection_base& connection, const std::
 
 std::optional<calendar_feed_info> find_calendar_feed(pqxx::connection_base& connection,
                                                      const std::string& account_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("calendar_feed_find", account_id);
   if (rows.empty()) return std::nullopt;
   calendar_feed_info info{rows[0][0].as<std::string>(), std::nullopt};
@@ -87,7 +87,7 @@ std::optional<std::string> use_calendar_feed(pqxx::connection_base& connection,
 std::vector<calendar_feed_entry> calendar_feed_sessions(pqxx::connection_base& connection,
                                                         const std::string& account_id,
                                                         timestamp since, int limit) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   std::vector<calendar_feed_entry> out;
   for (const auto& r :
        tx.exec_prepared("calendar_feed_sessions", account_id, format_rfc3339(since), limit)) {

@@ -52,7 +52,7 @@ result<page<client_view>> list_clients(pqxx::connection_base& connection,
                                        const std::optional<std::string>& cursor, int limit) {
   auto start = start_of_page(cursor);
   if (!start) return start.err();
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows =
       tx.exec_prepared("clients_list", coach_id, start->after_time, start->after_id, limit + 1);
   return make_page<client_view>(rows, limit, to_view, [](const client_view& v) {
@@ -62,7 +62,7 @@ result<page<client_view>> list_clients(pqxx::connection_base& connection,
 
 std::optional<client_view> find_client(pqxx::connection_base& connection,
                                        const std::string& coach_id, const std::string& client_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("clients_find", coach_id, client_id);
   if (rows.empty()) return std::nullopt;
   return to_view(rows[0]);

@@ -33,7 +33,7 @@ result<page<audit_entry>> list_audit(pqxx::connection_base& connection, const au
     after_time = decoded->first;
     after_id = decoded->second;
   }
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("identity_audit_list", filter.account_id, filter.type, filter.since, filter.until,
                                after_time, after_id, filter.limit + 1);
   page<audit_entry> out;

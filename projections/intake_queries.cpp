@@ -43,7 +43,7 @@ result<page<intake_view>> list_intakes(pqxx::connection_base& connection,
                                        const std::optional<std::string>& cursor, int limit) {
   auto start = start_of_page(cursor);
   if (!start) return start.err();
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("intakes_list", coach_id, status, start->after_time, start->after_id,
                                limit + 1);
   return make_page<intake_view>(rows, limit, to_view, [](const intake_view& v) {
@@ -53,7 +53,7 @@ result<page<intake_view>> list_intakes(pqxx::connection_base& connection,
 
 std::optional<intake_view> find_intake(pqxx::connection_base& connection,
                                        const std::string& coach_id, const std::string& intake_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("intakes_find", coach_id, intake_id);
   if (rows.empty()) return std::nullopt;
   return to_view(rows[0]);

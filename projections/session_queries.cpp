@@ -137,7 +137,7 @@ void prepare_session_queries(pqxx::connection_base& c) {
 
 std::optional<availability_set> find_availability(pqxx::connection_base& connection,
                                                   const std::string& coach_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("schedule_availability_find", coach_id);
   if (rows.empty()) return std::nullopt;
   const auto& r = rows[0];
@@ -157,7 +157,7 @@ std::optional<availability_set> find_availability(pqxx::connection_base& connect
 
 std::vector<session_type_defined> list_session_types(pqxx::connection_base& connection,
                                                      const std::string& coach_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   std::vector<session_type_defined> out;
   for (const auto& r : tx.exec_prepared("session_types_list", coach_id)) out.push_back(to_type(r));
   return out;
@@ -166,7 +166,7 @@ std::vector<session_type_defined> list_session_types(pqxx::connection_base& conn
 std::optional<session_type_defined> find_session_type(pqxx::connection_base& connection,
                                                       const std::string& coach_id,
                                                       const std::string& session_type_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("session_types_find", coach_id, session_type_id);
   if (rows.empty()) return std::nullopt;
   return to_type(rows[0]);
@@ -174,7 +174,7 @@ std::optional<session_type_defined> find_session_type(pqxx::connection_base& con
 
 std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std::string& coach_id,
                                    timestamp from, timestamp to, timestamp now) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   std::vector<busy_row> out;
   for (const auto& r : tx.exec_prepared("schedule_busy", coach_id, millis_text(from),
                                         millis_text(to), millis_text(now))) {
@@ -186,7 +186,7 @@ std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std:
 
 std::optional<session_view> find_session(pqxx::connection_base& connection,
                                          const std::string& session_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("sessions_find", session_id);
   if (rows.empty()) return std::nullopt;
   return to_session(rows[0]);
@@ -200,7 +200,7 @@ result<page<session_view>> list_sessions(pqxx::connection_base& connection,
   if (!start) return start.err();
   const std::string statement =
       std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared(statement, account_id, millis_text(now), start->after_time,
                                start->after_id, limit + 1);
   return make_page<session_view>(rows, limit, to_session, [](const session_view& v) {
@@ -210,7 +210,7 @@ result<page<session_view>> list_sessions(pqxx::connection_base& connection,
 
 std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection,
                                                     const std::string& account_id) {
-  pqxx::read_transaction tx(connection);
+  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
   auto rows = tx.exec_prepared("preferences_find", account_id);
   if (rows.empty()) return std::nullopt;
   return rows[0][0].as<std::string>();
