@@ -79,6 +79,16 @@ std::optional<std::string> open_field(const data_key& key, std::string_view seal
 /// nothing about whether it would open.
 bool is_sealed(std::string_view value);
 
+/// Binary sealing, for containers that hold bytes (snapshots): nonce[24] || ciphertext || tag[16]
+/// with a fresh random nonce, without prefix or base64.
+std::string seal_bytes(const data_key& key, std::string_view plaintext,
+                       std::string_view associated_data);
+
+/// Opens what seal_bytes sealed; nullopt when it is malformed, tampered with, or the key or the
+/// associated data differ.
+std::optional<std::string> open_bytes(const data_key& key, std::string_view sealed,
+                                      std::string_view associated_data);
+
 /// A key_provider that keeps keys in memory only: for pure tests of codecs and aggregates and
 /// for tools that never persist. Keys are random; erase() forgets a key for good.
 class memory_key_provider final : public key_provider {
