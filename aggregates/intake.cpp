@@ -71,12 +71,30 @@ void evolve(intake_state& s, const intake_submitted& e) {
   s.email = e.email;
   s.phone = e.phone;
   s.goals = e.goals;
-  s.message = e.message;
 }
 
-void evolve(intake_state& s, const intake_accepted&) { s.status = intake_status::accepted; }
+namespace {
 
-void evolve(intake_state& s, const intake_declined&) { s.status = intake_status::declined; }
+/// A decided intake refuses every further decision without looking at the applicant, so its
+/// details are dropped (memory per intake, and personal data held no longer than needed).
+void forget_applicant(intake_state& s) {
+  s.name = personal{};
+  s.email = personal{};
+  s.goals = personal{};
+  s.phone.reset();
+}
+
+}  // namespace
+
+void evolve(intake_state& s, const intake_accepted&) {
+  s.status = intake_status::accepted;
+  forget_applicant(s);
+}
+
+void evolve(intake_state& s, const intake_declined&) {
+  s.status = intake_status::declined;
+  forget_applicant(s);
+}
 
 }  // namespace intake
 }  // namespace coachd

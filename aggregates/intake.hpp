@@ -47,17 +47,20 @@ struct decline_intake {
 enum class intake_status { none, pending, accepted, declined };
 BOOST_DESCRIBE_ENUM(intake_status, none, pending, accepted, declined)
 
-/// What an intake's decisions depend on.
+/// What an intake's decisions depend on, and nothing more: the command processor holds one of
+/// these for every intake, so each byte here is paid per intake. The applicant's details are
+/// kept only while the intake is pending (accepting copies them into IntakeAccepted), and the
+/// message is not kept at all (no decision reads it; the read model has it).
 struct intake_state {
   intake_status status = intake_status::none;
   std::string intake_id;
   std::string coach_id;
-  personal name, email, goals, message;
+  personal name, email, goals;  // empty once accepted or declined
   std::optional<personal> phone;
   /// Whose key seals the personal fields in a snapshot.
   std::string data_subject() const { return "intake:" + intake_id; }
 };
-BOOST_DESCRIBE_STRUCT(intake_state, (), (status, intake_id, coach_id, name, email, goals, message, phone))
+BOOST_DESCRIBE_STRUCT(intake_state, (), (status, intake_id, coach_id, name, email, goals, phone))
 
 namespace intake {
 decision decide(const submit_intake& c, const intake_state& s);

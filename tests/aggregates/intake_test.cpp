@@ -241,11 +241,18 @@ BOOST_AUTO_TEST_CASE(evolve_tracks_status_and_details) {
   BOOST_TEST(s.intake_id == "i-1");
   BOOST_TEST(s.coach_id == "coach-a");
   BOOST_TEST(s.name.value == "Zelda Quuxworth");
-  BOOST_TEST(s.message.value == "Found you online");
+  BOOST_TEST(s.goals.value == "Run a marathon");
   intake::evolve(s, accepted());
   BOOST_TEST((s.status == intake_status::accepted));
-  BOOST_TEST(s.name.value == "Zelda Quuxworth");  // details stay
-  BOOST_TEST((fold({submitted(), declined()}).status == intake_status::declined));
+  // A decided intake needs no applicant details for any decision: they are not kept.
+  BOOST_TEST(s.name.value.empty());
+  BOOST_TEST(s.email.value.empty());
+  BOOST_TEST(s.goals.value.empty());
+  BOOST_TEST(!s.phone.has_value());
+  BOOST_TEST(s.coach_id == "coach-a");
+  const auto declined_state = fold({submitted(), declined()});
+  BOOST_TEST((declined_state.status == intake_status::declined));
+  BOOST_TEST(declined_state.name.value.empty());
   BOOST_TEST((fold({}).status == intake_status::none));
 }
 
