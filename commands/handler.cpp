@@ -14,7 +14,7 @@ struct overloaded : F... {
 template <typename S>
 const S* state_as(const aggregate_state& state, const S& fresh) {
   if (std::holds_alternative<std::monostate>(state)) return &fresh;
-  return std::get_if<S>(&state);
+  return state_if<S>(state);
 }
 
 template <typename S, typename C, typename Decide>
@@ -27,8 +27,13 @@ decision decide_with(const aggregate_state& state, const C& c, Decide decide) {
 
 template <typename S>
 S& ensure(aggregate_state& state) {
-  if (!std::holds_alternative<S>(state)) state = S{};
-  return std::get<S>(state);
+  if constexpr (held_inline<S>) {
+    if (!std::holds_alternative<S>(state)) state = S{};
+    return std::get<S>(state);
+  } else {
+    if (!std::holds_alternative<boxed<S>>(state)) state = boxed<S>{};
+    return *std::get<boxed<S>>(state);
+  }
 }
 
 }  // namespace

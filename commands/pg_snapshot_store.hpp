@@ -1,5 +1,7 @@
 #pragma once
-/// Command-processor snapshots in PostgreSQL: one row per (log, partition), replaced in place.
+/// Command-processor snapshots in PostgreSQL: one row per (log, partition) in command_snapshots
+/// (its position and chunk count), its chunks in command_snapshot_chunks; a save replaces both
+/// in one transaction.
 
 #include <mutex>
 #include <optional>
@@ -14,7 +16,10 @@ class pg_snapshot_store final : public snapshot_store {
  public:
   /// `log_name` tells snapshots of different logs (e.g. a Kafka topic) apart in one database.
   pg_snapshot_store(std::string conninfo, std::string log_name);
-  std::optional<partition_snapshot> load(int partition) override;
+  /// Reads one chunk at a time on the store's connection; `on_chunk` runs without holding it,
+  /// so partitions loading side by side decode side by side.
+  std::optional<std::int64_t> load(
+      int partition, const std::function<bool(std::string_view chunk)>& on_chunk) override;
   void save(const partition_snapshot& snapshot) override;
 
  private:

@@ -22,6 +22,9 @@ namespace {
 
 using stream_record = stream_snapshot;
 
+/// Events read per poll while rebuilding a partition.
+constexpr std::size_t rebuild_batch_events = 1024;
+
 struct pending_command {
   command cmd;
   command_callback done;
@@ -36,7 +39,7 @@ struct command_processor::worker {
   std::unique_ptr<partition_writer> writer;
   partition_state held;  // streams and remembered derived command ids
   std::unordered_map<std::string, stream_record>& streams = held.streams;
-  std::unordered_map<std::string, remembered_command>& remembered = held.remembered;
+  remembered_commands& remembered = held.remembered;
   std::uint64_t events_since_snapshot = 0;
   bool lost = false;
   bool stale = false;  // the state may hold effects of a failed append: reload before going on
@@ -49,29 +52,42 @@ struct command_processor::worker {
   std::atomic<std::size_t> stream_count{0};
   std::thread thread;
 
-  worker(command_processor& o, int p) : owner(o), partition(p) {}
+  worker(command_processor& o, int p) : owner(o), partition(p) {
+    held.remembered.set_limits(owner.options_.remembering);
+  }
+
+  /// Replaces the state with the partition's snapshot when there is a usable one; returns the
+  /// log position to read on from (0 without one).
+  std::int64_t load_snapshot(std::int64_t end) {
+    auto* store = owner.options_.snapshots;
+    if (store == nullptr || owner.options_.keys == nullptr || !snapshots_supported()) return 0;
+    partition_state_decoder decoder(*owner.options_.keys, owner.options_.remembering);
+    const auto position =
+        store->load(partition, [&](std::string_view chunk) { return decoder.add(chunk); });
+    if (!position) return 0;
+    auto decoded = decoder.finish();
+    if (!decoded || decoder.position() != *position || *position > end) {
+      std::fprintf(stderr,
+                   "coachd: partition %d: snapshot unusable (other state shapes, or damaged); "
+                   "rebuilding from the log\n",
+                   partition);
+      return 0;
+    }
+    held = std::move(*decoded);
+    return *position;
+  }
 
   /// Takes the partition and folds every event in it into memory, starting from its snapshot
   /// when there is a usable one.
   void rebuild() {
     writer = owner.log_.open_writer(partition);  // fences any earlier owner first
     const std::int64_t end = owner.log_.end_offset(partition);
-    std::int64_t start = 0;
-    if (auto* store = owner.options_.snapshots; store != nullptr && owner.options_.keys != nullptr &&
-                                                snapshots_supported()) {
-      if (auto snapshot = store->load(partition); snapshot && snapshot->position <= end) {
-        if (auto decoded = decode_partition_state(snapshot->data, *owner.options_.keys)) {
-          held = std::move(*decoded);
-          start = snapshot->position;
-        } else {
-          std::fprintf(stderr, "coachd: partition %d: snapshot unusable (other state shapes); rebuilding from the log\n",
-                       partition);
-        }
-      }
-    }
+    const std::int64_t start = load_snapshot(end);
     auto reader = owner.log_.open_reader({{partition, start}});
     while (reader->position(partition) < end) {
-      auto batch = reader->poll(std::chrono::milliseconds(200), 4096);
+      // Modest batches: every partition rebuilds at once, and what a batch holds (rows, then
+      // envelopes) is all transient memory that would otherwise set the process's peak.
+      auto batch = reader->poll(std::chrono::milliseconds(200), rebuild_batch_events);
       for (const auto& stored : batch) {
         auto event = owner.codec_.decode(stored.envelope);
         if (!event) {
@@ -83,8 +99,12 @@ struct command_processor::worker {
         record.version = stored.envelope.stream_version;
         if (is_derived_command_id(stored.envelope.command_id)) {
           const auto [key, fingerprint] = split_command_id(stored.envelope.command_id);
-          remembered[std::string(key)] =
-              remembered_command{stored.envelope.subject, record.version, stored.offset, std::string(fingerprint)};
+          // The event's time is its command's issued_at (see process()).
+          remembered.remember(
+              std::string(key),
+              remembered_command{stored.envelope.subject, record.version, stored.offset,
+                                 std::string(fingerprint),
+                                 parse_rfc3339(stored.envelope.time).value_or(timestamp{})});
         }
         ++events_since_snapshot;
         owner.stats_.rebuilt_events.fetch_add(1, std::memory_order_relaxed);
@@ -99,6 +119,7 @@ struct command_processor::worker {
   bool reload() {
     try {
       held = partition_state{};
+      held.remembered.set_limits(owner.options_.remembering);
       events_since_snapshot = 0;
       rebuild();
       stale = false;
@@ -120,7 +141,8 @@ struct command_processor::worker {
     auto* store = owner.options_.snapshots;
     if (store == nullptr || owner.options_.keys == nullptr || !snapshots_supported()) return;
     try {
-      store->save(partition_snapshot{partition, position, encode_partition_state(held, *owner.options_.keys)});
+      store->save(partition_snapshot{partition, position,
+                                     encode_partition_state(held, position, *owner.options_.keys)});
       events_since_snapshot = 0;
       owner.stats_.snapshots.fetch_add(1, std::memory_order_relaxed);
     } catch (const std::exception& e) {
@@ -203,13 +225,13 @@ struct command_processor::worker {
         const auto reused = [&, fp = fingerprint](std::string_view first) {
           return !fp.empty() && !first.empty() && fp != first;
         };
-        if (auto it = remembered.find(std::string(key)); it != remembered.end()) {
-          if (reused(it->second.fingerprint)) {
+        if (const auto* first = remembered.find(std::string(key))) {
+          if (reused(first->fingerprint)) {
             staging[i].answer = make_error(errc::invalid, "this Idempotency-Key was already used for a different request",
                                            {"Idempotency-Key"}, "idempotency-key-reused");
           } else {
-            staging[i].answer = command_outcome{it->second.stream, it->second.stream_version, partition,
-                                                it->second.offset, true};
+            staging[i].answer = command_outcome{first->stream, first->stream_version, partition,
+                                                first->offset, true};
           }
           continue;
         }
@@ -313,8 +335,10 @@ struct command_processor::worker {
                                   appended.offsets[staging[i].last_event], false};
           if (is_derived_command_id(batch[i].cmd.id)) {
             const auto [key, fingerprint] = split_command_id(batch[i].cmd.id);
-            remembered[std::string(key)] =
-                remembered_command{outcome.stream, outcome.stream_version, outcome.offset, std::string(fingerprint)};
+            remembered.remember(
+                std::string(key),
+                remembered_command{outcome.stream, outcome.stream_version, outcome.offset,
+                                   std::string(fingerprint), batch[i].cmd.issued_at});
           }
           staging[i].answer = outcome;
         }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "commands/command.hpp"
+#include "commands/remembered_commands.hpp"
 #include "events/codec.hpp"
 #include "events/errors.hpp"
 #include "events/event_log.hpp"
@@ -44,6 +45,10 @@ struct processor_options {
   /// A partition is snapshotted after this many events since its last snapshot (checked
   /// between batches and after a rebuild), and at a graceful stop.
   std::uint64_t snapshot_every = 100000;
+  /// How long and how many derived command ids (Idempotency-Key, process managers) each
+  /// partition remembers (commands/remembered_commands.hpp): a retry within them is answered
+  /// with the first outcome; one after them is decided again.
+  remembering_limits remembering{};
 };
 
 /// Counters the processor keeps (read by /metrics).

@@ -63,8 +63,10 @@ pg_key_store_options coachd_key_options() {
 }
 
 // The same made-up applicants as bench/bench.py's intake requests.
-const char* const first_names[] = {"Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Margaret", "Tony"};
-const char* const last_names[] = {"Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson", "Hamilton", "Hoare"};
+const char* const first_names[] = {"Ada",    "Grace",   "Alan", "Edsger",   "Barbara",
+                                   "Donald", "Frances", "Ken",  "Margaret", "Tony"};
+const char* const last_names[] = {"Lovelace", "Hopper", "Turing",   "Dijkstra", "Liskov",
+                                  "Knuth",    "Allen",  "Thompson", "Hamilton", "Hoare"};
 const char* const goals[] = {
     "Prepare for a promotion to engineering manager within the next two quarters.",
     "Build a sustainable training plan for a first marathon while working full time.",
@@ -95,14 +97,15 @@ command intake_command(std::size_t i, const std::string& coach, std::mt19937_64&
   c.correlation_id = new_uuid();
   c.causation_id = c.correlation_id;
   c.issued_at = now;
-  c.body = submit_intake{intake_id,
-                         coach,
-                         first + " " + last,
-                         lower(first) + "." + lower(last) + "." + std::to_string(i) + "@example.org",
-                         std::string(phone),
-                         goals[rng() % std::size(goals)],
-                         messages[rng() % std::size(messages)],
-                         now};
+  c.body =
+      submit_intake{intake_id,
+                    coach,
+                    first + " " + last,
+                    lower(first) + "." + lower(last) + "." + std::to_string(i) + "@example.org",
+                    std::string(phone),
+                    goals[rng() % std::size(goals)],
+                    messages[rng() % std::size(messages)],
+                    now};
   return c;
 }
 
@@ -113,7 +116,8 @@ struct common_options {
 
 /// Submits `intakes` SubmitIntake commands with at most `in_flight` unanswered at a time (the
 /// processor group-commits what is queued, up to its max_batch per append).
-int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std::size_t in_flight, bool snapshots) {
+int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std::size_t in_flight,
+         bool snapshots) {
   pg_event_log log(o.pg, o.partitions);
   pg_key_store keys(o.pg, coachd_key_options());
   event_codec codec(keys);
@@ -129,7 +133,8 @@ int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std:
   const std::uint64_t events_before = processor.stats().rebuilt_events.load();
 
   std::vector<std::string> coach_ids;
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, coaches); ++i) coach_ids.push_back(new_uuid());
+  for (std::size_t i = 0; i < std::max<std::size_t>(1, coaches); ++i)
+    coach_ids.push_back(new_uuid());
   std::mt19937_64 rng(42);
   std::mutex mutex;
   std::condition_variable answered;
@@ -144,12 +149,13 @@ int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std:
       if (failed > 0) break;
       ++outstanding;
     }
-    processor.submit(intake_command(i, coach_ids[i % coach_ids.size()], rng), [&](result<command_outcome> r) {
-      std::lock_guard lock(mutex);
-      --outstanding;
-      if (!r.ok() && failed++ == 0) first_failure = r.err().detail;
-      answered.notify_all();
-    });
+    processor.submit(intake_command(i, coach_ids[i % coach_ids.size()], rng),
+                     [&](result<command_outcome> r) {
+                       std::lock_guard lock(mutex);
+                       --outstanding;
+                       if (!r.ok() && failed++ == 0) first_failure = r.err().detail;
+                       answered.notify_all();
+                     });
     if (clock_type::now() - last_report > std::chrono::seconds(5)) {
       last_report = clock_type::now();
       std::fprintf(stderr, "statebench: %zu / %zu submitted, %.0f commands/s\n", i, intakes,
@@ -163,16 +169,19 @@ int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std:
   const double fill_seconds = seconds_since(filling);
   processor.stop();
   if (failed > 0) {
-    std::fprintf(stderr, "statebench: %zu commands failed; first: %s\n", failed, first_failure.c_str());
+    std::fprintf(stderr, "statebench: %zu commands failed; first: %s\n", failed,
+                 first_failure.c_str());
     return 1;
   }
   std::int64_t log_events = 0;
   for (int p = 0; p < log.partitions(); ++p) log_events += log.end_offset(p);
   std::printf(
-      "{\"step\":\"fill\",\"intakes\":%zu,\"coaches\":%zu,\"events_before\":%llu,\"log_events\":%lld,"
+      "{\"step\":\"fill\",\"intakes\":%zu,\"coaches\":%zu,\"events_before\":%llu,\"log_events\":%"
+      "lld,"
       "\"fill_seconds\":%.2f,\"commands_per_s\":%.0f,\"total_seconds\":%.2f}\n",
-      intakes, coach_ids.size(), static_cast<unsigned long long>(events_before), static_cast<long long>(log_events),
-      fill_seconds, double(intakes) / fill_seconds, seconds_since(started));
+      intakes, coach_ids.size(), static_cast<unsigned long long>(events_before),
+      static_cast<long long>(log_events), fill_seconds, double(intakes) / fill_seconds,
+      seconds_since(started));
   return 0;
 }
 
@@ -196,7 +205,9 @@ int rebuild(const common_options& o, bool snapshots) {
   struct no_load final : snapshot_store {
     snapshot_store& inner;
     explicit no_load(snapshot_store& s) : inner(s) {}
-    std::optional<partition_snapshot> load(int) override { return std::nullopt; }
+    std::optional<std::int64_t> load(int, const std::function<bool(std::string_view)>&) override {
+      return std::nullopt;
+    }
     void save(const partition_snapshot& s) override { inner.save(s); }
   } log_only(store);
   if (!snapshots) options.snapshots = &log_only;
@@ -212,17 +223,22 @@ int rebuild(const common_options& o, bool snapshots) {
   const auto stopping = clock_type::now();
   processor.stop();
   const double stop_seconds = seconds_since(stopping);
-  const auto per = [&](long kb) { return streams == 0 ? 0.0 : double(kb - rss_start) * 1024.0 / double(streams); };
+  const auto per = [&](long kb) {
+    return streams == 0 ? 0.0 : double(kb - rss_start) * 1024.0 / double(streams);
+  };
   std::printf(
       "{\"step\":\"rebuild\",\"snapshots\":%s,\"keys\":%zu,\"streams\":%zu,\"events_read\":%llu,"
-      "\"preload_seconds\":%.2f,\"rebuild_seconds\":%.2f,\"ready_seconds\":%.2f,\"events_per_s\":%.0f,"
+      "\"preload_seconds\":%.2f,\"rebuild_seconds\":%.2f,\"ready_seconds\":%.2f,\"events_per_s\":%."
+      "0f,"
       "\"rss_start_kb\":%ld,\"rss_after_keys_kb\":%ld,\"rss_ready_kb\":%ld,\"hwm_ready_kb\":%ld,"
       "\"hwm_end_kb\":%ld,\"rss_bytes_per_aggregate\":%.0f,\"hwm_bytes_per_aggregate\":%.0f,"
       "\"key_bytes_per_subject\":%.0f,\"stop_seconds\":%.2f}\n",
-      snapshots ? "true" : "false", preloaded, streams, static_cast<unsigned long long>(events), preload_seconds,
-      rebuild_seconds, ready_seconds, rebuild_seconds > 0 ? double(events) / rebuild_seconds : 0.0, rss_start,
-      rss_keys, rss_ready, hwm_ready, proc_status_kb("VmHWM"), per(rss_ready), per(hwm_ready),
-      preloaded == 0 ? 0.0 : double(rss_keys - rss_start) * 1024.0 / double(preloaded), stop_seconds);
+      snapshots ? "true" : "false", preloaded, streams, static_cast<unsigned long long>(events),
+      preload_seconds, rebuild_seconds, ready_seconds,
+      rebuild_seconds > 0 ? double(events) / rebuild_seconds : 0.0, rss_start, rss_keys, rss_ready,
+      hwm_ready, proc_status_kb("VmHWM"), per(rss_ready), per(hwm_ready),
+      preloaded == 0 ? 0.0 : double(rss_keys - rss_start) * 1024.0 / double(preloaded),
+      stop_seconds);
   return 0;
 }
 
@@ -237,20 +253,28 @@ int main(int argc, char** argv) {
   bool fill_snapshots = false;
   po::options_description options(
       "usage: statebench [options] fill --intakes N | rebuild [--snapshots off|on]\noptions");
-  options.add_options()("help,h", "show this help")
-      ("pg", po::value(&common.pg)->default_value(common.pg), "libpq connection string (or COACHD_PG)")
-      ("partitions", po::value(&common.partitions)->default_value(common.partitions), "event log partitions")
-      ("intakes", po::value(&intakes), "fill: SubmitIntake commands to append (one event and one intake each)")
-      ("coaches", po::value(&coaches)->default_value(coaches), "fill: coaches the intakes are spread over")
-      ("in-flight", po::value(&in_flight)->default_value(in_flight), "fill: unanswered commands at a time")
-      ("fill-snapshots", po::bool_switch(&fill_snapshots), "fill: write snapshots as coachd does (every 100k events per partition and at the end)")
-      ("snapshots", po::value(&snapshots)->default_value(snapshots), "rebuild: start from snapshots (on) or the log alone (off)")
-      ("command", po::value(&command_word), "fill | rebuild");
+  options.add_options()("help,h", "show this help")("pg",
+                                                    po::value(&common.pg)->default_value(common.pg),
+                                                    "libpq connection string (or COACHD_PG)")(
+      "partitions", po::value(&common.partitions)->default_value(common.partitions),
+      "event log partitions")(
+      "intakes", po::value(&intakes),
+      "fill: SubmitIntake commands to append (one event and one intake each)")(
+      "coaches", po::value(&coaches)->default_value(coaches),
+      "fill: coaches the intakes are spread over")("in-flight",
+                                                   po::value(&in_flight)->default_value(in_flight),
+                                                   "fill: unanswered commands at a time")(
+      "fill-snapshots", po::bool_switch(&fill_snapshots),
+      "fill: write snapshots as coachd does (every 100k events per partition and at the end)")(
+      "snapshots", po::value(&snapshots)->default_value(snapshots),
+      "rebuild: start from snapshots (on) or the log alone (off)")(
+      "command", po::value(&command_word), "fill | rebuild");
   po::positional_options_description positional;
   positional.add("command", 1);
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(), vm);
+    po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),
+              vm);
     po::notify(vm);
   } catch (const std::exception& e) {
     std::cerr << "statebench: " << e.what() << "\n" << options;

@@ -494,6 +494,58 @@ BOOST_AUTO_TEST_CASE(derived_commands_are_remembered_across_a_restart) {
   BOOST_TEST(next->stream_version == 1);
 }
 
+BOOST_AUTO_TEST_CASE(
+    derived_ids_are_remembered_within_the_window_and_the_limit_then_decided_again) {
+  // Remembered: at most 3 ids per partition, issued within an hour of the newest one.
+  processor_options options;
+  options.remembering = remembering_limits{std::chrono::hours(1), 3};
+  // Intakes whose streams share one partition, so that they count against one limit.
+  std::vector<std::string> ids;
+  for (int i = 0; ids.size() < 6; ++i) {
+    const std::string id = "w-" + std::to_string(i);
+    if (partition_for(intake_stream(id), partitions) == 0) ids.push_back(id);
+  }
+  const auto submit_at = [&](int n, timestamp when) {
+    command c = submit_command(ids[static_cast<std::size_t>(n)], "k:window-" + std::to_string(n));
+    c.issued_at = when;
+    return c;
+  };
+  const timestamp t0 = issued_at;
+  const auto replayed = [](const answer& a) { return a.ok() && a->replayed; };
+  const auto decided_again = [](const answer& a) {
+    return !a.ok() && a.err().type_suffix == "intake-exists";
+  };
+  {
+    command_processor processor(log, codec, options);
+    processor.start();
+    for (int n = 0; n < 4; ++n) BOOST_REQUIRE(submit_and_wait(processor, submit_at(n, t0)).ok());
+    // Four ids, limit three: the oldest is forgotten, so its retry is decided again (the intake
+    // exists), while the three newest are answered with their first outcome.
+    BOOST_TEST(decided_again(submit_and_wait(processor, submit_at(0, t0))));
+    for (int n = 1; n < 4; ++n)
+      BOOST_TEST(replayed(submit_and_wait(processor, submit_at(n, t0))), "id " << n);
+
+    // An id issued two hours later pushes the earlier ones out of the one-hour window.
+    BOOST_REQUIRE(submit_and_wait(processor, submit_at(4, t0 + std::chrono::hours(2))).ok());
+    BOOST_TEST(decided_again(submit_and_wait(processor, submit_at(3, t0))));
+    BOOST_TEST(replayed(submit_and_wait(processor, submit_at(4, t0 + std::chrono::hours(2)))));
+    processor.stop();
+  }
+  // A processor rebuilt from the log remembers exactly what the running one did.
+  pg_event_log reopened(db.conninfo(), partitions);
+  command_processor restarted(reopened, codec, options);
+  restarted.start();
+  BOOST_TEST(replayed(submit_and_wait(restarted, submit_at(4, t0 + std::chrono::hours(2)))));
+  BOOST_TEST(decided_again(submit_and_wait(restarted, submit_at(2, t0))));
+  BOOST_TEST(decided_again(submit_and_wait(restarted, submit_at(1, t0))));
+  // The default limits keep a day's worth: the same ids are all remembered.
+  command_processor defaults(reopened, codec);
+  restarted.stop();
+  defaults.start();
+  for (int n = 1; n < 4; ++n)
+    BOOST_TEST(replayed(submit_and_wait(defaults, submit_at(n, t0))), "id " << n);
+}
+
 BOOST_AUTO_TEST_CASE(a_stale_expected_version_is_a_version_conflict) {
   command_processor processor(log, codec);
   processor.start();

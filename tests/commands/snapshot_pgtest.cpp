@@ -60,41 +60,105 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   client.coach_id = "c-1";
   client.account_id = "a-1";
   state.streams["client-y"] = stream_snapshot{client, 1};
-  state.remembered["k:abc"] = remembered_command{"intake-i-1", 1, 17, "abcd"};
+  coach_schedule_state schedule;  // held boxed
+  schedule.coach_id = "c-1";
+  schedule.sessions["s-1"] = scheduled_session{
+      "a-1", std::nullopt, at, at + std::chrono::minutes(30), 0, 0, session_status::confirmed, 3};
+  state.streams["schedule-c-1"] = stream_snapshot{boxed<coach_schedule_state>(schedule), 4};
+  state.remembered.remember("k:abc", remembered_command{"intake-i-1", 1, 17, "abcd", at});
 
-  const auto data = encode_partition_state(state, keys);
+  const auto chunks = encode_partition_state(state, 42, keys);
+  std::string data;
+  for (const auto& c : chunks) data += c;
   BOOST_TEST(data.find("Wilhelmina") == std::string::npos);
   BOOST_TEST(data.find("wilhelmina@example.org") == std::string::npos);
   BOOST_TEST(data.find("1234") == std::string::npos);
   BOOST_TEST(data.find("i-1") != std::string::npos);
 
-  auto decoded = decode_partition_state(data, keys);
+  partition_state_decoder decoder(keys);
+  for (const auto& c : chunks) BOOST_TEST_REQUIRE(decoder.add(c));
+  BOOST_TEST(decoder.position() == 42);
+  auto decoded = decoder.finish();
   BOOST_TEST_REQUIRE(decoded.has_value());
   const auto& back = std::get<intake_state>(decoded->streams.at("intake-i-1").state);
   BOOST_TEST((back.status == intake_status::accepted));
   BOOST_TEST(back.name.value == "Wilhelmina Snapshotova");
+  BOOST_TEST(!back.name.erased);
   BOOST_TEST(back.phone->value == "+49 30 1234");
+  BOOST_TEST(back.goals.value.empty());
   BOOST_TEST(decoded->streams.at("intake-i-1").version == 2);
   BOOST_TEST(std::get<account_state>(decoded->streams.at("account-x").state).role == "coach");
   BOOST_TEST(std::get<client_state>(decoded->streams.at("client-y").state).account_id == "a-1");
-  BOOST_TEST(decoded->remembered.at("k:abc").offset == 17);
-  BOOST_TEST(decoded->remembered.at("k:abc").fingerprint == "abcd");
+  const auto* schedule_back =
+      state_if<coach_schedule_state>(decoded->streams.at("schedule-c-1").state);
+  BOOST_TEST_REQUIRE(schedule_back != nullptr);
+  BOOST_TEST(schedule_back->coach_id == "c-1");
+  BOOST_TEST((schedule_back->sessions.at("s-1").status == session_status::confirmed));
+  BOOST_TEST(schedule_back->sessions.at("s-1").sequence == 3);
+  BOOST_TEST(decoded->streams.at("schedule-c-1").version == 4);
+  BOOST_TEST_REQUIRE(decoded->remembered.find("k:abc") != nullptr);
+  BOOST_TEST(decoded->remembered.find("k:abc")->offset == 17);
+  BOOST_TEST(decoded->remembered.find("k:abc")->fingerprint == "abcd");
+  BOOST_TEST((decoded->remembered.find("k:abc")->issued_at == at));
 
   // Erasing the subject reaches snapshots too: the fields come back erased.
   keys.erase("intake:i-1");
-  auto after = decode_partition_state(data, keys);
+  auto after = decode_partition_state(chunks, keys);
   BOOST_TEST_REQUIRE(after.has_value());
   const auto& erased = std::get<intake_state>(after->streams.at("intake-i-1").state);
   BOOST_TEST(erased.name.erased);
   BOOST_TEST(erased.name.value.empty());
+  BOOST_TEST(erased.phone->erased);
   BOOST_TEST(erased.intake_id == "i-1");
+  // And a snapshot taken after the erasure, from a state that still held the values, stores
+  // them as erased (it does not fail, and holds nothing of them).
+  const auto later = decode_partition_state(encode_partition_state(state, 43, keys), keys);
+  BOOST_TEST_REQUIRE(later.has_value());
+  BOOST_TEST(std::get<intake_state>(later->streams.at("intake-i-1").state).email.erased);
 
   // Damaged or foreign snapshots are refused, never half-read.
-  BOOST_TEST(!decode_partition_state("{}", keys).has_value());
-  BOOST_TEST(!decode_partition_state("not json", keys).has_value());
-  std::string foreign = data;
-  foreign.replace(foreign.find("\"fingerprint\":\"") + 15, 4, "0000");
-  BOOST_TEST(!decode_partition_state(foreign, keys).has_value());
+  BOOST_TEST(!decode_partition_state({"{}"}, keys).has_value());
+  BOOST_TEST(!decode_partition_state({""}, keys).has_value());
+  BOOST_TEST(!decode_partition_state({}, keys).has_value());
+  std::string foreign = chunks.front();
+  foreign[std::string_view("coachd-snapshot-3\n").size() + 3] ^= 1;  // inside the fingerprint
+  BOOST_TEST(!decode_partition_state({foreign}, keys).has_value());
+  std::string truncated = chunks.front();
+  truncated.resize(truncated.size() - 3);
+  BOOST_TEST(!decode_partition_state({truncated}, keys).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(chunks_hold_whole_records_and_must_all_come_from_one_snapshot) {
+  memory_key_provider keys;
+  partition_state state;
+  for (int i = 0; i < 500; ++i) {
+    intake_state intake;
+    intake.status = intake_status::pending;
+    intake.intake_id = "i-" + std::to_string(i);
+    intake.coach_id = "c-1";
+    intake.name = personal{"Person " + std::to_string(i)};
+    state.streams["intake-i-" + std::to_string(i)] = stream_snapshot{intake, 1};
+  }
+  // Small chunks: many of them, each decodable on its own.
+  const auto chunks = encode_partition_state(state, 500, keys, 1024);
+  BOOST_TEST_REQUIRE(chunks.size() > 10u);
+  const auto whole = decode_partition_state(chunks, keys);
+  BOOST_TEST_REQUIRE(whole.has_value());
+  BOOST_TEST(whole->streams.size() == 500u);
+  BOOST_TEST(std::get<intake_state>(whole->streams.at("intake-i-321").state).name.value ==
+             "Person 321");
+
+  // A missing last chunk, chunks out of order, or a chunk of another save are refused.
+  auto missing = chunks;
+  missing.pop_back();
+  BOOST_TEST(!decode_partition_state(missing, keys).has_value());
+  auto swapped = chunks;
+  std::swap(swapped[1], swapped[2]);
+  BOOST_TEST(!decode_partition_state(swapped, keys).has_value());
+  auto mixed = chunks;
+  mixed[3] =
+      encode_partition_state(state, 500, keys, 1024)[3];  // same state and position, another save
+  BOOST_TEST(!decode_partition_state(mixed, keys).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_restart_reads_only_events_after_the_snapshot) {
@@ -144,6 +208,7 @@ BOOST_AUTO_TEST_CASE(a_restart_reads_only_events_after_the_snapshot) {
     pqxx::connection c(db.conninfo());
     pqxx::work tx(c);
     tx.exec("UPDATE command_snapshots SET data = '{\"format\":1,\"fingerprint\":\"other\"}'");
+    tx.exec("DELETE FROM command_snapshot_chunks");
     tx.commit();
     pg_event_log log(db.conninfo(), 2);
     command_processor third(log, codec, options);
@@ -157,4 +222,33 @@ BOOST_AUTO_TEST_CASE(a_restart_reads_only_events_after_the_snapshot) {
     BOOST_TEST(twice.err().type_suffix == "intake-already-accepted");
     third.stop();
   }
+}
+
+BOOST_AUTO_TEST_CASE(the_store_hands_chunks_back_in_order_and_a_save_replaces_them_all) {
+  test::test_database db;
+  pg_snapshot_store store(db.conninfo(), "postgres");
+  BOOST_TEST(!store.load(0, [](std::string_view) { return true; }).has_value());
+  const std::string binary("\0\x01\xff chunk", 9);
+  store.save(partition_snapshot{0, 120, {"first", binary, "third"}});
+  store.save(partition_snapshot{1, 7, {"other partition"}});
+  std::vector<std::string> read;
+  const auto position = store.load(0, [&](std::string_view chunk) {
+    read.emplace_back(chunk);
+    return true;
+  });
+  BOOST_TEST(position.value_or(-1) == 120);
+  BOOST_TEST(read == (std::vector<std::string>{"first", binary, "third"}),
+             boost::test_tools::per_element());
+
+  // A shorter snapshot leaves nothing of the longer one behind; a refused chunk stops reading.
+  store.save(partition_snapshot{0, 200, {"only"}});
+  read.clear();
+  BOOST_TEST(store
+                 .load(0,
+                       [&](std::string_view chunk) {
+                         read.emplace_back(chunk);
+                         return false;
+                       })
+                 .value_or(-1) == 200);
+  BOOST_TEST(read == (std::vector<std::string>{"only"}), boost::test_tools::per_element());
 }
