@@ -27,6 +27,7 @@
 #include "infra/pg_event_log.hpp"
 #include "infra/pg_key_store.hpp"
 #include "infra/shared_tail_log.hpp"
+#include "gateway/session_cache.hpp"
 #include "infra/pg_pool.hpp"
 #include "projections/accounts_projector.hpp"
 #include "projections/calendar_feed_queries.hpp"
@@ -124,6 +125,7 @@ struct app::impl final : onboarding_commands {
   std::unique_ptr<mail_transport> transport;
   std::unique_ptr<mail_dispatcher> dispatcher;
   std::unique_ptr<pg_pool> pool;
+  std::unique_ptr<gateway::session_cache> session_cache;
   services svc;
   router routes;
   boost::asio::io_context ioc;
@@ -305,6 +307,11 @@ struct app::impl final : onboarding_commands {
                                        prepare_calendar_feed_queries(c);
                                      });
     svc.pool = pool.get();
+    if (config.session_cache_ttl.count() > 0) {
+      session_cache = std::make_unique<gateway::session_cache>(config.session_cache_ttl);
+      session_cache->start(config.pg);
+      svc.sessions = session_cache.get();
+    }
     if (config.run_commands) processor->start();
     onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
     if (config.run_projectors) {
@@ -349,6 +356,7 @@ struct app::impl final : onboarding_commands {
     if (dispatcher) dispatcher->stop();
     if (processor) processor->stop();
     if (pool) pool->stop();
+    if (session_cache) session_cache->stop();
   }
 };
 

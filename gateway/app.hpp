@@ -40,6 +40,9 @@ struct app_config {
   /// How long before a session its reminder goes out (--reminder-lead-minutes): 1 minute to
   /// 30 days; start() refuses anything else.
   std::chrono::minutes reminder_lead{24 * 60};
+  /// How long a checked session may be served from memory (gateway/session_cache.hpp); ended
+  /// sessions are dropped at once whatever this is. Zero asks PostgreSQL on every request.
+  std::chrono::milliseconds session_cache_ttl{10000};
 };
 
 /// The value of --reminder-lead-minutes or COACHD_REMINDER_LEAD_MINUTES (named by `source` in

@@ -1,5 +1,7 @@
 #include "gateway/auth.hpp"
 
+#include "gateway/session_cache.hpp"
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/http.hpp>
 
@@ -101,18 +103,27 @@ before_hook make_auth_hook(services& s) {
     if (token && !token->first.empty() && token->first.size() <= 128) {
       const std::string hash = token_hash_hex(token->first);
       const auto idle = std::chrono::duration_cast<std::chrono::seconds>(s.settings.session_idle).count();
-      auto found = co_await s.pool->run([&](pqxx::connection& c) -> std::optional<principal> {
-        // A read on the hot path: the session must be within both expiries. last_seen_at is
-        // touched at most once a minute, without waiting for the disk (losing a touch only
-        // shortens an idle session by a minute), so a request costs no synchronous commit.
-        // (Statements from prepare_identity_queries; autocommit, so one round trip each.)
-        pqxx::nontransaction tx(c);
-        auto rows = tx.exec_prepared("auth_session_lookup", hash, idle);
-        if (!rows.empty() && rows[0][4].as<bool>()) tx.exec_prepared("auth_session_touch", hash);
-        if (rows.empty()) return std::nullopt;
-        return principal{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), hash,
-                         rows[0][2].as<std::string>(), false, rows[0][3].as<std::string>()};
-      });
+      std::optional<principal> found;
+      if (s.sessions != nullptr) found = s.sessions->find(hash);
+      if (!found) {
+        const std::uint64_t generation = s.sessions != nullptr ? s.sessions->generation() : 0;
+        std::optional<std::chrono::system_clock::time_point> valid_until;
+        found = co_await s.pool->run([&](pqxx::connection& c) -> std::optional<principal> {
+          // A read on the hot path: the session must be within both expiries. last_seen_at is
+          // touched at most once a minute, without waiting for the disk (losing a touch only
+          // shortens an idle session by a minute), so a request costs no synchronous commit.
+          // (Statements from prepare_identity_queries; autocommit, so one round trip each.)
+          pqxx::nontransaction tx(c);
+          auto rows = tx.exec_prepared("auth_session_lookup", hash, idle);
+          if (!rows.empty() && rows[0][4].as<bool>()) tx.exec_prepared("auth_session_touch", hash);
+          if (rows.empty()) return std::nullopt;
+          valid_until = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+              std::chrono::duration<double>(rows[0][5].as<double>())));
+          return principal{rows[0][0].as<std::string>(), rows[0][1].as<std::string>(), hash,
+                           rows[0][2].as<std::string>(), false, rows[0][3].as<std::string>()};
+        });
+        if (found && s.sessions != nullptr) s.sessions->put(*found, *valid_until, generation);
+      }
       if (found) {
         found->via_cookie = token->second;
         ctx.principal = *found;

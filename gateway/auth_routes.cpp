@@ -263,6 +263,7 @@ void add_auth_routes(router& r, services& s) {
             tx.commit();
             return find_account(c, false, who.account_id);
           });
+          forget_sessions(s, who.account_id);
           if (account) {
             command_body body_6 = record_session_revoked{who.account_id, who.session_id, "sign-out", now_utc()};
             co_await record(ctx, s, account->email, std::move(body_6));

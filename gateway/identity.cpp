@@ -1,5 +1,7 @@
 #include "gateway/identity.hpp"
 
+#include "gateway/session_cache.hpp"
+
 #include <algorithm>
 #include <array>
 #include <boost/beast/http.hpp>
@@ -111,6 +113,10 @@ boost::asio::awaitable<result<command_outcome>> record(const request_context& ct
                                                        const std::string& email, command_body body) {
   command cmd = account_command(ctx, s, email, std::move(body));
   co_return co_await execute(*s.processor, std::move(cmd));
+}
+
+void forget_sessions(services& s, const std::string& account_id) {
+  if (s.sessions != nullptr) s.sessions->evict_account(account_id);
 }
 
 std::size_t end_sessions(pqxx::connection_base& c, const std::string& account_id, const std::string& keep) {

@@ -70,6 +70,10 @@ command account_command(const request_context& ctx, const services& s, const std
 boost::asio::awaitable<result<command_outcome>> record(const request_context& ctx, services& s,
                                                        const std::string& email, command_body body);
 
+/// Drops the account's sessions from this process's session cache; call it once sessions were
+/// deleted (other processes hear of it from auth_sessions' trigger).
+void forget_sessions(services& s, const std::string& account_id);
+
 /// Ends sessions of an account: all, or all but `keep_token_hash`. Returns how many.
 std::size_t end_sessions(pqxx::connection_base& c, const std::string& account_id,
                          const std::string& keep_token_hash = "");

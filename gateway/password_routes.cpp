@@ -122,6 +122,7 @@ void add_password_routes(router& r, services& s, std::shared_ptr<identity_contex
           if (!changed) co_return problem_response(changed.err(), ctx.req);
           const std::size_t ended =
               co_await s.pool->run([&](pqxx::connection& c) { return end_sessions(c, found->account_id); });
+          forget_sessions(s, found->account_id);
           if (ended > 0) {
             command_body body_11 = record_session_revoked{found->account_id, "*", "password-reset", now_utc()};
             co_await record(ctx, s, found->email, std::move(body_11));
@@ -165,6 +166,7 @@ void add_password_routes(router& r, services& s, std::shared_ptr<identity_contex
           if (!changed) co_return problem_response(changed.err(), ctx.req);
           const std::size_t ended = co_await s.pool->run(
               [&](pqxx::connection& c) { return end_sessions(c, who.account_id, who.token_hash); });
+          forget_sessions(s, who.account_id);
           if (ended > 0) {
             command_body body_13 = record_session_revoked{who.account_id, "*", "password-change", now_utc()};
             co_await record(ctx, s, account->email, std::move(body_13));

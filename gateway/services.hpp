@@ -13,6 +13,8 @@
 
 namespace coachd::gateway {
 
+class session_cache;
+
 /// Settings the handlers read.
 struct gateway_settings {
   bool secure_cookies = true;  // off only for loopback development
@@ -32,6 +34,7 @@ struct services {
   std::map<std::string, projection_runner*, std::less<>> runners;  // by projector name
   std::string email_key;  // secret for turning addresses into account stream ids
   metrics::registry* metrics = nullptr;
+  session_cache* sessions = nullptr;  // sessions checked recently (optional)
 };
 
 }  // namespace coachd::gateway

@@ -62,6 +62,7 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
             if (r.affected_rows() == 0) return std::nullopt;
             return find_account(c, false, who.account_id);
           });
+          forget_sessions(s, who.account_id);
           if (!account) {
             co_return problem_response(make_error(errc::not_found, "session '" + session_id + "' does not exist"),
                                        ctx.req);
@@ -91,6 +92,7 @@ void add_session_routes(router& r, services& s, std::shared_ptr<identity_context
             o.account = find_account(c, false, who.account_id);
             return o;
           });
+          forget_sessions(s, who.account_id);
           if (done.account) {
             for (const auto& ended : done.ended) {
               command_body body_8 = record_session_revoked{who.account_id, ended, "revoked", now_utc()};

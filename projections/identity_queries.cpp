@@ -8,7 +8,9 @@ void prepare_identity_queries(pqxx::connection_base& connection) {
   // The session check of every authenticated request (gateway/auth.cpp): one round trip.
   connection.prepare("auth_session_lookup",
                      "SELECT account_id::text, role, csrf_token, session_id::text, "
-                     "last_seen_at < now() - interval '1 minute' FROM auth_sessions WHERE token_hash = $1 "
+                     "last_seen_at < now() - interval '1 minute', "
+                     "extract(epoch FROM least(expires_at, last_seen_at + make_interval(secs => $2))) "
+                     "FROM auth_sessions WHERE token_hash = $1 "
                      "AND expires_at > now() AND last_seen_at > now() - make_interval(secs => $2)");
   connection.prepare("auth_session_touch",
                      "UPDATE auth_sessions SET last_seen_at = now() "
