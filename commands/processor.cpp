@@ -61,7 +61,7 @@ struct command_processor::worker {
   std::int64_t load_snapshot(std::int64_t end) {
     auto* store = owner.options_.snapshots;
     if (store == nullptr || owner.options_.keys == nullptr || !snapshots_supported()) return 0;
-    partition_state_decoder decoder(*owner.options_.keys, owner.options_.remembering);
+    partition_state_decoder decoder(owner.options_.remembering);
     const auto position =
         store->load(partition, [&](std::string_view chunk) { return decoder.add(chunk); });
     if (!position) return 0;
@@ -83,6 +83,22 @@ struct command_processor::worker {
     writer = owner.log_.open_writer(partition);  // fences any earlier owner first
     const std::int64_t end = owner.log_.end_offset(partition);
     const std::int64_t start = load_snapshot(end);
+    try {
+      fold(start, end);
+    } catch (const snapshot_damaged& e) {
+      if (start == 0) throw;
+      std::fprintf(stderr,
+                   "coachd: partition %d: snapshot unusable (%s); rebuilding from the log\n",
+                   partition, e.what());
+      held = partition_state{};
+      held.remembered.set_limits(owner.options_.remembering);
+      events_since_snapshot = 0;
+      fold(0, end);
+    }
+  }
+
+  /// Folds the events from `start` to `end` into the held state.
+  void fold(std::int64_t start, std::int64_t end) {
     auto reader = owner.log_.open_reader({{partition, start}});
     while (reader->position(partition) < end) {
       // Modest batches: every partition rebuilds at once, and what a batch holds (rows, then
@@ -95,6 +111,7 @@ struct command_processor::worker {
                           std::to_string(stored.offset) + ": " + event.err().detail);
         }
         auto& record = streams[stored.envelope.subject];
+        open_personal(record, stored.envelope.subject, owner.codec_.keys());  // opened before use
         evolve_state(record.state, *event);
         record.version = stored.envelope.stream_version;
         if (is_derived_command_id(stored.envelope.command_id)) {
@@ -257,6 +274,16 @@ struct command_processor::worker {
                 ", not " + std::to_string(*cmd.expected_version),
             {}, "version-" + std::to_string(record.version));
         continue;
+      }
+      if (live != streams.end() && !live->second.sealed_personal.empty()) {
+        try {
+          open_personal(live->second, cmd.stream, keys);
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "coachd: partition %d: %s\n", partition, e.what());
+          staging[i].answer = make_error(errc::unavailable, "the state of stream " + cmd.stream +
+                                                                " cannot be read: " + e.what());
+          continue;
+        }
       }
       auto decided = handle(cmd.body, record.state);
       if (!decided) {

@@ -323,7 +323,7 @@ void read_value(byte_reader& r, T& out) {
 /// Calls f(p) for every personal field inside v, in a fixed order (members in Boost.Describe
 /// order, present optionals, vector items, map values). T may be const.
 template <typename T, typename F>
-void for_each_personal(T& v, F& f) {
+void for_each_personal(T& v, F&& f) {
   using U = std::remove_const_t<T>;
   if constexpr (!contains_personal<U>()) {
     return;
@@ -403,24 +403,17 @@ void write_personal(byte_writer& w, const S& state, std::string_view stream, key
   }
 }
 
-/// Reads the personal section written by write_personal into `state`.
+/// Fills the personal fields of `state` from their sealed form (see write_personal).
 template <typename S>
-void read_personal(byte_reader& r, S& state, std::string_view stream, key_provider& keys) {
-  const unsigned char section = r.byte();
-  if (section == personal_none) return;
+void open_sealed(S& state, std::string_view sealed, std::string_view stream, key_provider& keys) {
   if constexpr (!contains_personal<S>()) {
     throw decode_failure("personal data in a state without personal fields");
   } else {
-    auto mark_erased = [](personal& field) { field = personal{"", true}; };
-    if (section == personal_erased) {
-      for_each_personal(state, mark_erased);
-      return;
-    }
-    if (section != personal_sealed) throw decode_failure("bad personal section");
-    const std::string_view sealed = r.bytes();
     const auto key = keys.key_for_read(subject_of(state));
     if (!key) {
-      for_each_personal(state, mark_erased);  // the subject was erased since
+      for_each_personal(state, [](personal& field) {
+        field = personal{"", true};
+      });  // erased since
       return;
     }
     const auto plain = open_bytes(*key, sealed, personal_context(stream));
@@ -434,6 +427,26 @@ void read_personal(byte_reader& r, S& state, std::string_view stream, key_provid
     for_each_personal(state, fill);
     if (!p.at_end())
       throw decode_failure("personal data of " + std::string(stream) + " has extra fields");
+  }
+}
+
+/// Reads the personal section written by write_personal: erased values are applied to `state`;
+/// sealed ones are returned as they are, to be opened when the stream is first used.
+template <typename S>
+std::string read_personal(byte_reader& r, S& state) {
+  const unsigned char section = r.byte();
+  if (section == personal_none) return {};
+  if constexpr (!contains_personal<S>()) {
+    throw decode_failure("personal data in a state without personal fields");
+  } else {
+    if (section == personal_erased) {
+      for_each_personal(state, [](personal& field) { field = personal{"", true}; });
+      return {};
+    }
+    if (section != personal_sealed) throw decode_failure("bad personal section");
+    const std::string_view sealed = r.bytes();
+    if (sealed.empty()) throw decode_failure("empty sealed personal data");
+    return std::string(sealed);
   }
 }
 
@@ -499,24 +512,23 @@ const std::string& fingerprint() {
 constexpr std::string_view chunk_magic = "coachd-snapshot-3\n";
 enum record_kind : unsigned char { record_stream = 1, record_remembered = 2 };
 
-/// Decodes alternative `index` of aggregate_state.
+/// Decodes alternative `index` of aggregate_state into `record` (personal data left sealed).
 template <std::size_t I = 0>
-void read_alternative(std::size_t index, byte_reader& r, aggregate_state& out, key_provider& keys,
-                      std::string_view stream) {
+void read_alternative(std::size_t index, byte_reader& r, stream_snapshot& record) {
   if constexpr (I < std::variant_size_v<aggregate_state>) {
-    if (index != I) return read_alternative<I + 1>(index, r, out, keys, stream);
+    if (index != I) return read_alternative<I + 1>(index, r, record);
     using A = std::variant_alternative_t<I, aggregate_state>;
     if constexpr (std::is_same_v<A, std::monostate>) {
-      out = std::monostate{};
+      record.state = std::monostate{};
     } else {
       using S = typename boxed_value<A>::type;
       S state{};
       read_value(r, state);
-      read_personal(r, state, stream, keys);  // the subject comes from the ids just read
+      record.sealed_personal = read_personal(r, state);
       if constexpr (is_boxed<A>::value) {
-        out = A(std::move(state));
+        record.state = A(std::move(state));
       } else {
-        out = std::move(state);
+        record.state = std::move(state);
       }
     }
   } else {
@@ -569,12 +581,19 @@ std::vector<std::string> encode_partition_state(const partition_state& state, st
           [&](const auto& alternative) {
             using A = std::decay_t<decltype(alternative)>;
             if constexpr (!std::is_same_v<A, std::monostate>) {
+              const typename boxed_value<A>::type* s = nullptr;
               if constexpr (is_boxed<A>::value) {
-                write_value(w, *alternative);
-                write_personal(w, *alternative, stream, keys);
+                s = &*alternative;
               } else {
-                write_value(w, alternative);
-                write_personal(w, alternative, stream, keys);
+                s = &alternative;
+              }
+              write_value(w, *s);
+              if (!record.sealed_personal.empty()) {
+                // Not opened since the last snapshot: stored as it was sealed then.
+                w.byte(personal_sealed);
+                w.bytes(record.sealed_personal);
+              } else {
+                write_personal(w, *s, stream, keys);
               }
             }
           },
@@ -598,8 +617,29 @@ std::vector<std::string> encode_partition_state(const partition_state& state, st
   }
 }
 
-partition_state_decoder::partition_state_decoder(key_provider& keys, remembering_limits limits)
-    : keys_(keys) {
+void open_personal(stream_snapshot& record, std::string_view stream, key_provider& keys) {
+  if (record.sealed_personal.empty()) return;
+  try {
+    std::visit(
+        [&](auto& alternative) {
+          using A = std::decay_t<decltype(alternative)>;
+          if constexpr (std::is_same_v<A, std::monostate>) {
+            throw decode_failure("personal data in an empty state");
+          } else if constexpr (is_boxed<A>::value) {
+            open_sealed(*alternative, record.sealed_personal, stream, keys);
+          } else {
+            open_sealed(alternative, record.sealed_personal, stream, keys);
+          }
+        },
+        record.state);
+  } catch (const decode_failure& e) {
+    throw snapshot_damaged(e.what());
+  }
+  record.sealed_personal.clear();
+  record.sealed_personal.shrink_to_fit();
+}
+
+partition_state_decoder::partition_state_decoder(remembering_limits limits) {
   state_.remembered.set_limits(limits);
 }
 
@@ -628,7 +668,7 @@ bool partition_state_decoder::add(std::string_view chunk) {
         std::string stream(r.bytes());
         stream_snapshot record;
         record.version = r.signed_varint();
-        read_alternative(r.varint(), r, record.state, keys_, stream);
+        read_alternative(r.varint(), r, record);
         state_.streams.insert_or_assign(std::move(stream), std::move(record));
       } else if (kind == record_remembered) {
         std::string key(r.bytes());
@@ -660,11 +700,18 @@ std::optional<partition_state> partition_state_decoder::finish() {
 std::optional<partition_state> decode_partition_state(const std::vector<std::string>& chunks,
                                                       key_provider& keys,
                                                       remembering_limits limits) {
-  partition_state_decoder decoder(keys, limits);
+  partition_state_decoder decoder(limits);
   for (const auto& chunk : chunks) {
     if (!decoder.add(chunk)) return std::nullopt;
   }
-  return decoder.finish();
+  auto state = decoder.finish();
+  if (!state) return std::nullopt;
+  try {
+    for (auto& [stream, record] : state->streams) open_personal(record, stream, keys);
+  } catch (const snapshot_damaged&) {
+    return std::nullopt;
+  }
+  return state;
 }
 
 }  // namespace coachd

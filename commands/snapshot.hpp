@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -53,7 +54,22 @@ class snapshot_store {
 struct stream_snapshot {
   aggregate_state state;
   std::int64_t version = 0;
+  /// The state's personal fields as a snapshot sealed them, when they have not been opened
+  /// since the state was read from it (the fields themselves are empty until then). Starting
+  /// from a snapshot so needs no key and no decryption per stream; open_personal() opens them
+  /// before the state is first used.
+  std::string sealed_personal{};
 };
+
+/// A snapshot's personal data that does not open with its subject's key (damage or tampering).
+class snapshot_damaged : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Opens `record`'s sealed personal fields (see stream_snapshot::sealed_personal), if any, with
+/// its data subject's key; a subject erased since gets erased values. Throws snapshot_damaged.
+void open_personal(stream_snapshot& record, std::string_view stream, key_provider& keys);
 
 /// The decoded contents of a partition snapshot.
 struct partition_state {
@@ -75,8 +91,10 @@ std::vector<std::string> encode_partition_state(const partition_state& state, st
 /// Decodes a snapshot chunk by chunk (as snapshot_store::load hands them over).
 class partition_state_decoder {
  public:
-  /// The decoded state remembers command ids within `limits` (the processor's own).
-  explicit partition_state_decoder(key_provider& keys, remembering_limits limits = {});
+  /// The decoded state remembers command ids within `limits` (the processor's own). Personal
+  /// fields stay sealed in each stream (see stream_snapshot::sealed_personal), so decoding
+  /// needs no keys.
+  explicit partition_state_decoder(remembering_limits limits = {});
   /// Decodes one chunk; false when it was written by a build with other state shapes (its
   /// fingerprint differs), is out of order or damaged — the snapshot is then unusable.
   bool add(std::string_view chunk);
@@ -86,7 +104,6 @@ class partition_state_decoder {
   std::int64_t position() const { return position_; }
 
  private:
-  key_provider& keys_;
   partition_state state_;
   std::uint64_t snapshot_id_ = 0;
   std::int64_t position_ = 0;
@@ -95,8 +112,8 @@ class partition_state_decoder {
   bool failed_ = false;
 };
 
-/// Decodes a whole snapshot; nullopt when it is unusable (see partition_state_decoder::add).
-/// Its position is the one it was encoded with.
+/// Decodes a whole snapshot and opens every stream's personal fields; nullopt when it is
+/// unusable (see partition_state_decoder::add) or its personal data does not open.
 std::optional<partition_state> decode_partition_state(const std::vector<std::string>& chunks,
                                                       key_provider& keys,
                                                       remembering_limits limits = {});

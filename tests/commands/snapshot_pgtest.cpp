@@ -75,11 +75,24 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   BOOST_TEST(data.find("1234") == std::string::npos);
   BOOST_TEST(data.find("i-1") != std::string::npos);
 
-  partition_state_decoder decoder(keys);
+  // Decoding needs no key: personal fields stay sealed until the stream is first used.
+  partition_state_decoder decoder;
   for (const auto& c : chunks) BOOST_TEST_REQUIRE(decoder.add(c));
   BOOST_TEST(decoder.position() == 42);
   auto decoded = decoder.finish();
   BOOST_TEST_REQUIRE(decoded.has_value());
+  auto& sealed = decoded->streams.at("intake-i-1");
+  BOOST_TEST(!sealed.sealed_personal.empty());
+  BOOST_TEST(std::get<intake_state>(sealed.state).name.value.empty());
+  BOOST_TEST(std::get<intake_state>(sealed.state).intake_id == "i-1");
+  BOOST_TEST(decoded->streams.at("account-x").sealed_personal.empty());
+  // Re-encoding a state that was never opened keeps its sealed fields as they were.
+  const auto again = decode_partition_state(encode_partition_state(*decoded, 42, keys), keys);
+  BOOST_TEST_REQUIRE(again.has_value());
+  BOOST_TEST(std::get<intake_state>(again->streams.at("intake-i-1").state).name.value ==
+             "Wilhelmina Snapshotova");
+  for (auto& [stream, record] : decoded->streams) open_personal(record, stream, keys);
+  BOOST_TEST(sealed.sealed_personal.empty());
   const auto& back = std::get<intake_state>(decoded->streams.at("intake-i-1").state);
   BOOST_TEST((back.status == intake_status::accepted));
   BOOST_TEST(back.name.value == "Wilhelmina Snapshotova");
@@ -100,6 +113,14 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   BOOST_TEST(decoded->remembered.find("k:abc")->offset == 17);
   BOOST_TEST(decoded->remembered.find("k:abc")->fingerprint == "abcd");
   BOOST_TEST((decoded->remembered.find("k:abc")->issued_at == at));
+
+  // Sealed personal data that does not open (another stream's, here) is damage, not erasure.
+  partition_state_decoder damaged;
+  BOOST_TEST_REQUIRE(damaged.add(chunks.front()));
+  auto moved = damaged.finish();
+  BOOST_TEST_REQUIRE(moved.has_value());
+  auto& intake_record = moved->streams.at("intake-i-1");
+  BOOST_CHECK_THROW(open_personal(intake_record, "intake-i-2", keys), snapshot_damaged);
 
   // Erasing the subject reaches snapshots too: the fields come back erased.
   keys.erase("intake:i-1");
@@ -201,6 +222,18 @@ BOOST_AUTO_TEST_CASE(a_restart_reads_only_events_after_the_snapshot) {
                                                     at}});
     BOOST_TEST_REQUIRE(accept.ok());
     BOOST_TEST(accept.value().stream_version == 2);
+    // The restored intake's details were opened for the decision: the acceptance carries them.
+    auto reader = log.open_reader({{accept.value().partition, accept.value().offset}});
+    std::vector<stored_event> read;
+    for (int tries = 0; read.empty() && tries < 600; ++tries)
+      read = reader->poll(std::chrono::milliseconds(100), 1);
+    BOOST_TEST_REQUIRE(!read.empty());
+    const auto accepted = codec.decode(read.front().envelope);
+    BOOST_TEST_REQUIRE(accepted.ok());
+    const auto* event = std::get_if<intake_accepted>(&accepted.value());
+    BOOST_TEST_REQUIRE(event != nullptr);
+    BOOST_TEST(event->name.value == "Person 7");
+    BOOST_TEST(event->email.value == "p@example.org");
     second.stop();
   }
   {
