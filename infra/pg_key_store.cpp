@@ -16,6 +16,7 @@ constexpr std::size_t wrap_nonce_bytes = crypto_aead_xchacha20poly1305_ietf_NPUB
 constexpr std::size_t wrapped_key_bytes =
     wrap_nonce_bytes + sizeof(data_key) + crypto_aead_xchacha20poly1305_ietf_ABYTES;
 constexpr std::size_t preload_chunk = 5000;
+constexpr std::size_t preload_page = 10000;  // rows per FETCH of preload_all
 
 constexpr const char* schema_sql = R"sql(
 CREATE TABLE IF NOT EXISTS pii_keys (
@@ -93,7 +94,6 @@ struct pg_key_store::connection_state {
     conn.prepare("pii_keys_select_many",
                  "SELECT subject, key, erased_at IS NOT NULL FROM pii_keys "
                  "WHERE subject = ANY($1::text[])");
-    conn.prepare("pii_keys_select_all", "SELECT subject, key, erased_at IS NOT NULL FROM pii_keys");
   }
 
   pqxx::connection conn;
@@ -259,24 +259,55 @@ std::size_t pg_key_store::preload(const std::vector<std::string>& subjects) {
   return found;
 }
 
-std::size_t pg_key_store::preload_all() { return load_rows(std::nullopt); }
+std::size_t pg_key_store::preload_all() {
+  // Through a cursor, a page at a time: a single result of every row would be a transient as
+  // large as the cache itself, freed among the cache's entries (so never given back to the OS).
+  std::size_t loaded = 0;
+  with_connection([&](connection_state& db) {
+    pqxx::work tx(db.conn);
+    // The planner's row estimate sizes the cache once, instead of rehashing it as it grows.
+    const auto estimate =
+        tx.exec("SELECT reltuples::bigint FROM pg_class WHERE oid = 'pii_keys'::regclass");
+    if (!estimate.empty() && !estimate[0][0].is_null() && estimate[0][0].as<std::int64_t>() > 0) {
+      const auto rows = static_cast<std::size_t>(estimate[0][0].as<std::int64_t>());
+      for (auto& shard : shards_) {
+        std::unique_lock lock(shard.mutex);
+        shard.entries.reserve(shard.entries.size() + rows / shard_count + 1);
+      }
+    }
+    tx.exec(
+        "DECLARE pii_keys_all NO SCROLL CURSOR FOR SELECT subject, key, erased_at IS NOT NULL FROM "
+        "pii_keys");
+    for (;;) {
+      const pqxx::result rows =
+          tx.exec("FETCH " + std::to_string(preload_page) + " FROM pii_keys_all");
+      cache_rows(rows);
+      loaded += rows.size();
+      if (rows.size() < preload_page) break;
+    }
+    tx.commit();
+  });
+  return loaded;
+}
 
-std::size_t pg_key_store::load_rows(const std::optional<std::string>& subjects_array) {
+void pg_key_store::cache_rows(const pqxx::result& rows) {
+  for (const auto& row : rows) {
+    const std::string subject = row[0].as<std::string>();
+    if (row[2].as<bool>()) {
+      remember(subject, std::nullopt);
+    } else {
+      const pqxx::binarystring key(row[1]);
+      remember(subject, unwrap(subject, key.data(), key.size()));
+    }
+  }
+}
+
+std::size_t pg_key_store::load_rows(const std::string& subjects_array) {
   std::size_t loaded = 0;
   with_connection([&](connection_state& db) {
     pqxx::nontransaction tx(db.conn);
-    const pqxx::result rows = subjects_array
-                                  ? tx.exec_prepared("pii_keys_select_many", *subjects_array)
-                                  : tx.exec_prepared("pii_keys_select_all");
-    for (const auto& row : rows) {
-      const std::string subject = row[0].as<std::string>();
-      if (row[2].as<bool>()) {
-        remember(subject, std::nullopt);
-      } else {
-        const pqxx::binarystring key(row[1]);
-        remember(subject, unwrap(subject, key.data(), key.size()));
-      }
-    }
+    const pqxx::result rows = tx.exec_prepared("pii_keys_select_many", subjects_array);
+    cache_rows(rows);
     loaded = rows.size();
   });
   return loaded;

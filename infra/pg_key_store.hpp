@@ -29,6 +29,10 @@
 
 #include "events/pii.hpp"
 
+namespace pqxx {
+class result;
+}  // namespace pqxx
+
 namespace coachd {
 
 /// How a pg_key_store behaves.
@@ -124,8 +128,10 @@ class pg_key_store final : public key_provider {
   std::optional<cache_entry> cached(const std::string& subject);
   void remember(const std::string& subject, const cache_entry& entry);
   void forget_live_keys();
-  // Caches the rows of the subjects in a text[] literal, or of the whole table for nullopt.
-  std::size_t load_rows(const std::optional<std::string>& subjects_array);
+  // Caches the rows of the subjects in a text[] literal.
+  std::size_t load_rows(const std::string& subjects_array);
+  // Caches rows of (subject, key, erased).
+  void cache_rows(const pqxx::result& rows);
   void maybe_poll();
   void poll_locked();
   std::string wrap(const std::string& subject, const data_key& key) const;
