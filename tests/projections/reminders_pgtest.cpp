@@ -70,7 +70,9 @@ struct schedule_db {
 
   void apply(projector& target, const domain_event& event) {
     pqxx::work tx(connection);
+    target.begin_batch();  // as the runner does around a batch's events
     target.apply(tx, stored_event{}, event);
+    target.end_batch(tx);
     tx.commit();
   }
   void apply_both(const domain_event& event) {
