@@ -29,10 +29,17 @@ std::string local_time_text(timestamp start, const std::string& zone_name) {
 
 }  // namespace
 
+reminders_projector::reminders_projector()
+    : booked_("reminders_booked", "session_reminders",
+              {{"session_id", "uuid"},
+               {"coach_id", "uuid"},
+               {"client_account_id", "uuid"},
+               {"session_start", "timestamptz"},
+               {"sequence", "integer"}},
+              "ON CONFLICT (session_id) DO NOTHING") {}
+
 void reminders_projector::prepare(pqxx::connection_base& c) {
-  c.prepare("reminders_booked",
-            "INSERT INTO session_reminders (session_id, coach_id, client_account_id, session_start, sequence) "
-            "VALUES ($1, $2, $3, $4::timestamptz, 0) ON CONFLICT (session_id) DO NOTHING");
+  booked_.prepare(c);
   // A new time is a new reminder: unsent again (whether or not the old one went out).
   c.prepare("reminders_rescheduled",
             "UPDATE session_reminders SET session_start = $2::timestamptz, sequence = $3, sent_at = NULL "
@@ -42,8 +49,11 @@ void reminders_projector::prepare(pqxx::connection_base& c) {
 
 void reminders_projector::apply(pqxx::work& tx, const stored_event&, const domain_event& event) {
   if (const auto* e = std::get_if<session_booked>(&event)) {
-    tx.exec_prepared("reminders_booked", e->session_id, e->coach_id, e->client_account_id, format_rfc3339(e->start));
-  } else if (const auto* e = std::get_if<session_rescheduled>(&event)) {
+    booked_.add({e->session_id, e->coach_id, e->client_account_id, format_rfc3339(e->start), std::string("0")});
+    return;
+  }
+  booked_.flush(tx);  // reminders of sessions booked before this event go first
+  if (const auto* e = std::get_if<session_rescheduled>(&event)) {
     tx.exec_prepared("reminders_rescheduled", e->session_id, format_rfc3339(e->start), e->sequence);
   } else if (const auto* e = std::get_if<session_cancelled>(&event)) {
     tx.exec_prepared("reminders_removed", e->session_id);

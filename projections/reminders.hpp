@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "projections/bulk_insert.hpp"
 #include "projections/projector.hpp"
 
 namespace coachd {
@@ -39,6 +40,7 @@ struct reminder_options {
 /// Keeps `session_reminders`: one row per live session with its start and sequence.
 class reminders_projector final : public projector {
  public:
+  reminders_projector();
   std::string name() const override { return "reminders"; }
   std::vector<std::string> tables() const override { return {"session_reminders"}; }
   void prepare(pqxx::connection_base& connection) override;
@@ -49,6 +51,11 @@ class reminders_projector final : public projector {
   }
   /// The dispatcher acts on its rows at once: a lost cancellation could send a reminder.
   bool durable_commits() const override { return true; }
+  void begin_batch() override { booked_.clear(); }
+  void end_batch(pqxx::work& tx) override { booked_.flush(tx); }
+
+ private:
+  bulk_insert booked_;  // reminders of the sessions booked in the batch
 };
 
 /// Sends due reminders from a background thread (or one batch at a time for tests).
