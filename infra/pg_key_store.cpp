@@ -78,6 +78,14 @@ struct pg_key_store::connection_state {
                  "INSERT INTO pii_keys (subject, key) "
                  "SELECT $1, $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS c "
                  "ON CONFLICT (subject) DO NOTHING RETURNING subject");
+    // Keys created since the last make_durable, all at once (subjects and hex-encoded keys as
+    // arrays); returns the subjects it inserted, so that the others are known to conflict.
+    conn.prepare("pii_keys_insert_many",
+                 "INSERT INTO pii_keys (subject, key) "
+                 "SELECT u.subject, decode(u.key_hex, 'hex') "
+                 "FROM unnest($1::text[], $2::text[]) AS u(subject, key_hex), "
+                 "(SELECT set_config('synchronous_commit', 'off', true)) AS c "
+                 "ON CONFLICT (subject) DO NOTHING RETURNING subject");
     // A transaction with an xid commits synchronously, so it flushes the WAL up to its commit
     // record, which covers every earlier commit.
     conn.prepare("pii_keys_flush", "SELECT txid_current()");
@@ -143,6 +151,27 @@ data_key pg_key_store::key_for_write(const std::string& subject) {
     return **hit;
   }
   cache_entry entry;
+  if (options_.new_keys != pg_key_store_options::durability::immediate) {
+    // A new subject's key is made here and stored by the next make_durable (one statement for
+    // every key a group commit needs), before anything sealed with it is written.
+    std::lock_guard lock(db_mutex_);
+    const auto pending = std::find_if(unsaved_.begin(), unsaved_.end(), [&](const auto& u) { return u.first == subject; });
+    if (pending != unsaved_.end()) {
+      entry = pending->second;  // made for an earlier command, not stored yet
+    } else if (const auto hit = cached(subject)) {
+      entry = *hit;
+    } else {
+      data_key fresh;
+      randombytes_buf(fresh.data(), fresh.size());
+      remember(subject, fresh);
+      unsaved_.emplace_back(subject, fresh);
+      ++created_;
+      entry = fresh;
+      sodium_memzero(fresh.data(), fresh.size());
+    }
+    if (!entry) throw subject_erased_error(subject);
+    return *entry;
+  }
   with_connection([&](connection_state& db) {
     // Another thread may have fetched it while this one waited for the connection.
     if (const auto hit = cached(subject)) {
@@ -204,15 +233,17 @@ std::uint64_t pg_key_store::begin_sealing() { return losses_.load(); }
 std::uint64_t pg_key_store::make_durable(std::uint64_t mark) {
   std::uint64_t ticket = 0;
   with_connection([&](connection_state& db) {
+    const bool stored_now = store_unsaved(db);
     ticket = created_;
     if (durable_ >= ticket) return;
     pqxx::nontransaction tx(db.conn);
     if (options_.new_keys == pg_key_store_options::durability::deferred) {
       tx.exec_prepared("pii_keys_flush");
       durable_ = ticket;
-    } else {
+    } else if (!stored_now) {
       // shared_wal: proof that the server still holds them (it has not restarted since they
-      // were committed); the caller's synchronous commit flushes them.
+      // were committed); the caller's synchronous commit flushes them. (A statement that just
+      // stored keys on this connection is that proof already.)
       tx.exec("SELECT 1");
     }
   });
@@ -221,6 +252,46 @@ std::uint64_t pg_key_store::make_durable(std::uint64_t mark) {
         "the key store lost its connection while new keys were not yet durable; nothing was written");
   }
   return ticket;
+}
+
+bool pg_key_store::store_unsaved(connection_state& db) {
+  if (unsaved_.empty()) return false;
+  std::vector<std::string> subjects, keys;
+  for (const auto& [subject, key] : unsaved_) {
+    const std::string wrapped = wrap(subject, key);
+    std::string hex(wrapped.size() * 2 + 1, '\0');
+    sodium_bin2hex(hex.data(), hex.size(), reinterpret_cast<const unsigned char*>(wrapped.data()), wrapped.size());
+    hex.pop_back();
+    subjects.push_back(subject);
+    keys.push_back(std::move(hex));
+  }
+  pqxx::result inserted;
+  {
+    pqxx::nontransaction tx(db.conn);
+    inserted = tx.exec_prepared("pii_keys_insert_many", text_array_literal(subjects.begin(), subjects.end()),
+                                text_array_literal(keys.begin(), keys.end()));
+  }
+  for (auto& k : keys) sodium_memzero(k.data(), k.size());
+  std::vector<std::string> taken;  // created (or erased) elsewhere first
+  if (inserted.size() != unsaved_.size()) {
+    std::unordered_map<std::string, bool> done;
+    for (const auto& row : inserted) done[row[0].as<std::string>()] = true;
+    for (const auto& [subject, key] : unsaved_) {
+      if (!done.count(subject)) taken.push_back(subject);
+    }
+  }
+  for (auto& [subject, key] : unsaved_) sodium_memzero(key.data(), key.size());
+  unsaved_.clear();
+  if (taken.empty()) return true;
+  // What this store handed out for them never reaches the table: the cache takes the stored
+  // key (or the erasure), and whatever was sealed with ours must not be written.
+  for (const auto& subject : taken) evict(subject);
+  {
+    pqxx::nontransaction read(db.conn);
+    cache_rows(read.exec_prepared("pii_keys_select_many", text_array_literal(taken.begin(), taken.end())));
+  }
+  throw std::runtime_error("the key of " + taken.front() +
+                           " was created or erased by another writer at the same time; nothing was written");
 }
 
 void pg_key_store::written_durably(std::uint64_t ticket) {
@@ -234,6 +305,8 @@ void pg_key_store::connection_lost() {
   // sealed with one.
   db_.reset();
   forget_live_keys();
+  for (auto& [subject, key] : unsaved_) sodium_memzero(key.data(), key.size());
+  unsaved_.clear();
   if (durable_ < created_) {
     durable_ = created_;
     losses_.fetch_add(1);

@@ -148,6 +148,8 @@ class pg_key_store final : public key_provider {
   // Durability of keys created without waiting for the disk (guarded by db_mutex_): keys
   // created so far, keys known durable, and connections lost (a lost connection may mean a
   // restarted server that lost the keys not yet durable).
+  std::vector<std::pair<std::string, data_key>> unsaved_;  // made by key_for_write, not yet stored
+  bool store_unsaved(connection_state& db);  // true when it stored some
   std::uint64_t created_ = 0;
   std::uint64_t durable_ = 0;
   std::atomic<std::uint64_t> losses_{0};

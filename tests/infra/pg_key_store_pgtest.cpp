@@ -273,9 +273,12 @@ BOOST_AUTO_TEST_CASE(deferred_keys_are_stored_at_once_and_flushed_once_per_make_
   const auto mark = store.begin_sealing();
   std::vector<data_key> keys;
   for (int i = 0; i < 20; ++i) keys.push_back(store.key_for_write("deferred-" + std::to_string(i)));
-  // Visible to everyone at once (committed, only not yet waited for).
-  BOOST_TEST(count_rows("deferred-%") == 20);
+  // Made in memory; stored, all in one statement, by make_durable (before anything sealed with
+  // them may be written).
+  BOOST_TEST(count_rows("deferred-%") == 0);
+  BOOST_TEST((store.key_for_write("deferred-3") == keys[3]));  // the same key until then, too
   const auto ticket = store.make_durable(mark);
+  BOOST_TEST(count_rows("deferred-%") == 20);
   store.written_durably(ticket);
   // Nothing new since: no further round trip is needed, and another store reads the same keys.
   BOOST_TEST(store.make_durable(store.begin_sealing()) == ticket);
@@ -300,15 +303,35 @@ BOOST_AUTO_TEST_CASE(a_connection_lost_before_new_keys_are_durable_fails_the_wri
     const data_key key = store.key_for_write(subject);
     terminate_other_backends();
     std::this_thread::sleep_for(100ms);
-    // The server may have lost the key with the connection (it did not here, but the store
-    // cannot tell): whatever was sealed with it must not be written.
+    // The key never reached the server (or the server may have lost it with the connection):
+    // whatever was sealed with it must not be written.
     BOOST_CHECK_THROW(store.make_durable(mark), std::runtime_error);
-    // A writer that starts afresh gets the key the table holds, and goes through.
+    // A writer that starts afresh gets a key that is stored, and goes through.
     const auto again = store.begin_sealing();
-    BOOST_TEST((store.key_for_write(subject) == key));
+    const data_key retry = store.key_for_write(subject);
     const auto ticket = store.make_durable(again);
     store.written_durably(ticket);
+    pg_key_store fresh(conninfo());
+    BOOST_TEST((fresh.key_for_read(subject).value() == retry));
+    (void)key;
   }
+}
+
+BOOST_AUTO_TEST_CASE(a_key_made_here_while_another_store_stored_one_fails_the_writer) {
+  pg_key_store_options options;
+  options.new_keys = pg_key_store_options::durability::shared_wal;
+  pg_key_store store(conninfo(), options);
+  const auto mark = store.begin_sealing();
+  const data_key mine = store.key_for_write("raced-1");
+  pg_key_store other(conninfo());  // stores its key at once
+  const data_key theirs = other.key_for_write("raced-1");
+  BOOST_TEST((mine != theirs));
+  BOOST_CHECK_THROW(store.make_durable(mark), std::runtime_error);
+  // The retry seals with the stored key.
+  const auto again = store.begin_sealing();
+  BOOST_TEST((store.key_for_write("raced-1") == theirs));
+  store.written_durably(store.make_durable(again));
+  BOOST_TEST((other.key_for_read("raced-1").value() == theirs));
 }
 
 BOOST_AUTO_TEST_CASE(shared_wal_keys_stay_pending_until_a_write_was_durable) {
