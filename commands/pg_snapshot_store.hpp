@@ -3,6 +3,7 @@
 /// (its position and chunk count), its chunks in command_snapshot_chunks; a save replaces both
 /// in one transaction.
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
@@ -22,11 +23,16 @@ class pg_snapshot_store final : public snapshot_store {
       int partition, const std::function<bool(std::string_view chunk)>& on_chunk) override;
   void save(const partition_snapshot& snapshot) override;
 
+  ~pg_snapshot_store() override;
+
  private:
+  struct chunk_reader;  // libpq directly: chunks arrive in binary (pqxx 6 reads bytea as hex text)
+
   std::string conninfo_;
   std::string log_name_;
   std::mutex mutex_;
   std::optional<pqxx::connection> connection_;
+  std::unique_ptr<chunk_reader> chunk_reader_;
   pqxx::connection& connection();
 };
 
