@@ -1,5 +1,7 @@
 #include "infra/pg_key_store.hpp"
 
+#include <libpq-fe.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <pqxx/pqxx>
@@ -333,33 +335,63 @@ std::size_t pg_key_store::preload(const std::vector<std::string>& subjects) {
 }
 
 std::size_t pg_key_store::preload_all() {
-  // Through a cursor, a page at a time: a single result of every row would be a transient as
-  // large as the cache itself, freed among the cache's entries (so never given back to the OS).
-  std::size_t loaded = 0;
-  with_connection([&](connection_state& db) {
-    pqxx::work tx(db.conn);
-    // The planner's row estimate sizes the cache once, instead of rehashing it as it grows.
-    const auto estimate =
-        tx.exec("SELECT reltuples::bigint FROM pg_class WHERE oid = 'pii_keys'::regclass");
-    if (!estimate.empty() && !estimate[0][0].is_null() && estimate[0][0].as<std::int64_t>() > 0) {
-      const auto rows = static_cast<std::size_t>(estimate[0][0].as<std::int64_t>());
+  // On a connection of its own, with libpq's binary results (pqxx 6 reads bytea as hex text:
+  // a decoding pass per key, half of the work at a million keys), through a cursor a page at a
+  // time (one result of every row would be a transient as large as the cache, freed among its
+  // entries and so never given back). db_mutex_ is held: a lookup that misses meanwhile waits
+  // for the preload and then finds its key.
+  std::lock_guard lock(db_mutex_);
+  const std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo_.c_str()),
+                                                          &PQfinish);
+  if (PQstatus(conn.get()) != CONNECTION_OK)
+    throw pqxx::broken_connection(PQerrorMessage(conn.get()));
+  using result = std::unique_ptr<PGresult, decltype(&PQclear)>;
+  const auto run = [&](const char* sql, int format) {
+    result r(PQexecParams(conn.get(), sql, 0, nullptr, nullptr, nullptr, nullptr, format),
+             &PQclear);
+    const auto status = PQresultStatus(r.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
+      throw pqxx::sql_error(PQerrorMessage(conn.get()), sql);
+    return r;
+  };
+  run("BEGIN", 0);
+  // The planner's row estimate sizes the cache once, instead of rehashing it as it grows.
+  if (const auto estimate =
+          run("SELECT reltuples::bigint FROM pg_class WHERE oid = 'pii_keys'::regclass", 0);
+      PQntuples(estimate.get()) == 1 && !PQgetisnull(estimate.get(), 0, 0)) {
+    const long long rows = std::atoll(PQgetvalue(estimate.get(), 0, 0));
+    if (rows > 0) {
       for (auto& shard : shards_) {
-        std::unique_lock lock(shard.mutex);
-        shard.entries.reserve(shard.entries.size() + rows / shard_count + 1);
+        std::unique_lock shard_lock(shard.mutex);
+        shard.entries.reserve(shard.entries.size() + static_cast<std::size_t>(rows) / shard_count +
+                              1);
       }
     }
-    tx.exec(
-        "DECLARE pii_keys_all NO SCROLL CURSOR FOR SELECT subject, key, erased_at IS NOT NULL FROM "
-        "pii_keys");
-    for (;;) {
-      const pqxx::result rows =
-          tx.exec("FETCH " + std::to_string(preload_page) + " FROM pii_keys_all");
-      cache_rows(rows);
-      loaded += rows.size();
-      if (rows.size() < preload_page) break;
+  }
+  run("DECLARE pii_keys_all NO SCROLL CURSOR FOR SELECT subject, key, erased_at IS NOT NULL FROM "
+      "pii_keys",
+      0);
+  const std::string fetch = "FETCH " + std::to_string(preload_page) + " FROM pii_keys_all";
+  std::size_t loaded = 0;
+  for (;;) {
+    const auto rows = run(fetch.c_str(), /*binary results*/ 1);
+    const int n = PQntuples(rows.get());
+    for (int i = 0; i < n; ++i) {
+      const std::string subject(PQgetvalue(rows.get(), i, 0),
+                                static_cast<std::size_t>(PQgetlength(rows.get(), i, 0)));
+      if (*PQgetvalue(rows.get(), i, 2) != 0) {
+        remember(subject, std::nullopt);
+      } else {
+        remember(
+            subject,
+            unwrap(subject, reinterpret_cast<const unsigned char*>(PQgetvalue(rows.get(), i, 1)),
+                   static_cast<std::size_t>(PQgetlength(rows.get(), i, 1))));
+      }
     }
-    tx.commit();
-  });
+    loaded += static_cast<std::size_t>(n);
+    if (static_cast<std::size_t>(n) < preload_page) break;
+  }
+  run("COMMIT", 0);
   return loaded;
 }
 
