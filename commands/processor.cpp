@@ -128,7 +128,6 @@ struct command_processor::worker {
       }
     }
     stream_count = streams.size();
-    if (events_since_snapshot >= owner.options_.snapshot_every) take_snapshot(reader->position(partition));
   }
 
   /// After a failed append: drops the state and folds the partition again (the log decides
@@ -157,6 +156,13 @@ struct command_processor::worker {
   void take_snapshot(std::int64_t position) {
     auto* store = owner.options_.snapshots;
     if (store == nullptr || owner.options_.keys == nullptr || !snapshots_supported()) return;
+    // Encoded chunks are held until saved: partitions snapshotting together (at a stop, after a
+    // long rebuild) take turns, so at most two partitions' chunks are in memory at once.
+    owner.snapshot_slots_.acquire();
+    struct release_slot {
+      std::counting_semaphore<>& slots;
+      ~release_slot() { slots.release(); }
+    } slot{owner.snapshot_slots_};
     try {
       store->save(partition_snapshot{partition, position,
                                      encode_partition_state(held, position, *owner.options_.keys)});
@@ -169,6 +175,10 @@ struct command_processor::worker {
 
   void run() {
     running = true;
+    // A long rebuild is snapshotted here rather than before the partition is ready: commands
+    // that arrive meanwhile wait for it, the start does not.
+    if (events_since_snapshot >= owner.options_.snapshot_every)
+      take_snapshot(owner.log_.end_offset(partition));
     for (;;) {
       std::vector<pending_command> batch;
       {

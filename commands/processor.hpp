@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -99,6 +100,7 @@ class command_processor {
   processor_stats stats_;
   std::function<void(std::size_t, std::size_t)> append_observer_;
   std::vector<std::unique_ptr<worker>> workers_;
+  std::counting_semaphore<> snapshot_slots_{2};  // partitions encoding a snapshot at once
   std::atomic<bool> started_{false};
 };
 
