@@ -5,13 +5,22 @@
 // every key preloaded, snapshots in command_snapshots), so its numbers are coachd's cold start
 // without the HTTP server and the projectors.
 //
-//   statebench [--pg CONNINFO] [--partitions N] fill --intakes N [--coaches N] [--in-flight N]
+//   statebench [--pg CONNINFO] [--partitions N] fill --intakes N [--coach ID]... [--coaches N]
+//              [--in-flight N] [--fill-snapshots]
 //   statebench [--pg CONNINFO] [--partitions N] rebuild [--snapshots off|on]
 //
-// Each command prints one line of JSON on stdout (progress goes to stderr). Nothing is timed
-// against a target here: scripts/bench and the README read the numbers.
-
-#include <sys/resource.h>
+// fill appends one IntakeSubmitted per intake (personal fields sealed, keys in pii_keys, as a
+// SubmitIntake over HTTP would leave them; the applicants are bench/bench.py's) to the intakes
+// of the given coaches, or of --coaches random ids; the coaches need no account. It never runs
+// projectors: a coachd started afterwards brings its read models up to the log first.
+// rebuild starts a processor over the log, reports, then stops it gracefully (which writes
+// every partition's snapshot, as coachd's stop does), so a second `rebuild --snapshots on`
+// measures a start from snapshots.
+//
+// Each command prints one line of JSON on stdout (progress goes to stderr); rebuild reports
+// seconds (key preload, rebuild, to ready, stop), events read per second, and VmRSS/VmHWM of
+// /proc/self/status at start, after the key preload and when ready, with bytes per aggregate
+// above the process's size at start. Nothing is judged against a target here.
 
 #include <boost/program_options.hpp>
 #include <chrono>
@@ -116,8 +125,8 @@ struct common_options {
 
 /// Submits `intakes` SubmitIntake commands with at most `in_flight` unanswered at a time (the
 /// processor group-commits what is queued, up to its max_batch per append).
-int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std::size_t in_flight,
-         bool snapshots) {
+int fill(const common_options& o, std::size_t intakes, const std::vector<std::string>& coach_ids,
+         std::size_t in_flight, bool snapshots) {
   pg_event_log log(o.pg, o.partitions);
   pg_key_store keys(o.pg, coachd_key_options());
   event_codec codec(keys);
@@ -132,9 +141,6 @@ int fill(const common_options& o, std::size_t intakes, std::size_t coaches, std:
   processor.start();
   const std::uint64_t events_before = processor.stats().rebuilt_events.load();
 
-  std::vector<std::string> coach_ids;
-  for (std::size_t i = 0; i < std::max<std::size_t>(1, coaches); ++i)
-    coach_ids.push_back(new_uuid());
   std::mt19937_64 rng(42);
   std::mutex mutex;
   std::condition_variable answered;
@@ -251,24 +257,25 @@ int main(int argc, char** argv) {
   std::string command_word, snapshots = "off";
   std::size_t intakes = 0, coaches = 50, in_flight = 16384;
   bool fill_snapshots = false;
+  std::vector<std::string> coach_ids;
   po::options_description options(
       "usage: statebench [options] fill --intakes N | rebuild [--snapshots off|on]\noptions");
-  options.add_options()("help,h", "show this help")("pg",
-                                                    po::value(&common.pg)->default_value(common.pg),
-                                                    "libpq connection string (or COACHD_PG)")(
-      "partitions", po::value(&common.partitions)->default_value(common.partitions),
-      "event log partitions")(
-      "intakes", po::value(&intakes),
-      "fill: SubmitIntake commands to append (one event and one intake each)")(
-      "coaches", po::value(&coaches)->default_value(coaches),
-      "fill: coaches the intakes are spread over")("in-flight",
-                                                   po::value(&in_flight)->default_value(in_flight),
-                                                   "fill: unanswered commands at a time")(
-      "fill-snapshots", po::bool_switch(&fill_snapshots),
-      "fill: write snapshots as coachd does (every 100k events per partition and at the end)")(
-      "snapshots", po::value(&snapshots)->default_value(snapshots),
-      "rebuild: start from snapshots (on) or the log alone (off)")(
-      "command", po::value(&command_word), "fill | rebuild");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("pg", po::value(&common.pg)->default_value(common.pg), "libpq connection string (or COACHD_PG)")
+      ("partitions", po::value(&common.partitions)->default_value(common.partitions), "event log partitions")
+      ("intakes", po::value(&intakes), "fill: SubmitIntake commands to append (one event and one intake each)")
+      ("coach", po::value(&coach_ids)->composing(),
+       "fill: a coach id the intakes go to (repeatable; default: --coaches random ids)")
+      ("coaches", po::value(&coaches)->default_value(coaches), "fill: random coach ids when no --coach is given")
+      ("in-flight", po::value(&in_flight)->default_value(in_flight), "fill: unanswered commands at a time")
+      ("fill-snapshots", po::bool_switch(&fill_snapshots),
+       "fill: write snapshots as coachd does (every 100k events per partition and at the end)")
+      ("snapshots", po::value(&snapshots)->default_value(snapshots),
+       "rebuild: start from snapshots (on) or the log alone (off)")
+      ("command", po::value(&command_word), "fill | rebuild");
+  // clang-format on
   po::positional_options_description positional;
   positional.add("command", 1);
   po::variables_map vm;
@@ -290,7 +297,10 @@ int main(int argc, char** argv) {
         std::cerr << "statebench: fill needs --intakes N\n";
         return 2;
       }
-      return fill(common, intakes, coaches, std::max<std::size_t>(1, in_flight), fill_snapshots);
+      if (coach_ids.empty()) {
+        for (std::size_t i = 0; i < std::max<std::size_t>(1, coaches); ++i) coach_ids.push_back(new_uuid());
+      }
+      return fill(common, intakes, coach_ids, std::max<std::size_t>(1, in_flight), fill_snapshots);
     }
     if (command_word == "rebuild") {
       if (snapshots != "on" && snapshots != "off") {
