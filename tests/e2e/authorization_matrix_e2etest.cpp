@@ -37,6 +37,7 @@ int main(int argc, char* argv[]) {
 #include "infra/crypto.hpp"
 #include "tests/e2e/intake_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 namespace json = boost::json;
@@ -132,13 +133,8 @@ bool role_allows(gateway::access required, const std::string& role) {
 
 BOOST_AUTO_TEST_CASE(every_route_answers_every_caller_exactly_as_declared) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.event_log = "postgres";
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   gateway::app app(config);
   app.start();
   app.seed_demo_accounts();

@@ -6,6 +6,7 @@
 #include "infra/kafka_mock_cluster.hpp"
 #include "tests/e2e/booking_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 
@@ -14,14 +15,10 @@ BOOST_AUTO_TEST_CASE(booking_over_http_with_the_kafka_log) {
   kafka_mock_cluster cluster(1);
   const std::string topic = "coachd.e2e";
   cluster.create_topic(topic, 4);
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   config.event_log = "kafka://" + cluster.bootstrap_servers();
   config.kafka_topic = topic;
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
   gateway::app app(config);
   app.start();
   app.seed_demo_accounts();

@@ -9,18 +9,14 @@
 
 #include "tests/e2e/booking_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 
 BOOST_AUTO_TEST_CASE(booking_over_http_with_the_postgres_log) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.event_log = "postgres";
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   {
     gateway::app app(config);
     app.start();
@@ -95,13 +91,8 @@ std::vector<std::string> reminder_files(const std::filesystem::path& mail_dir, c
 // earlier wrong one would have been sent with it.
 BOOST_AUTO_TEST_CASE(reminders_over_http_follow_cancellation_rescheduling_and_the_configured_lead) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.event_log = "postgres";
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   const auto t0 = now_utc();
   const auto soon_at = t0 + std::chrono::minutes(30);
   const auto dropped_at = t0 + std::chrono::hours(3);

@@ -29,6 +29,7 @@ int main(int argc, char* argv[]) {
 #include "infra/crypto.hpp"
 #include "tests/e2e/intake_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 using test::as_object;
@@ -95,13 +96,8 @@ bool is_problem(const test::http_reply& r, int status) {
 
 BOOST_AUTO_TEST_CASE(calendar_feed_over_http) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.event_log = "postgres";
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   config.portal_url = "https://portal.example";
   gateway::app app(config);
   app.start();

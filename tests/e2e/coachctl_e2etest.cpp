@@ -17,6 +17,7 @@
 #include "gateway/app.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 
@@ -56,12 +57,9 @@ std::string intake_rows(const std::string& conninfo) {
 
 BOOST_AUTO_TEST_CASE(status_and_rebuild) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   config.partitions = 3;
-  config.mail_dir = mail_dir.string();
   const std::string flags = "--pg '" + db.conninfo() + "' --partitions 3";
   std::string before;
   {

@@ -23,6 +23,7 @@ int main(int argc, char* argv[]) {
 #include "tests/infra/oidc_provider.hpp"
 #include "tests/e2e/intake_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 namespace json = boost::json;
@@ -96,13 +97,8 @@ struct coachd_under_test {
   std::uint16_t port = 0;
 
   coachd_under_test() {
-    mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-    gateway::app_config config;
-    config.listen = "127.0.0.1:0";
-    config.pg = db.conninfo();
-    config.event_log = "postgres";
-    config.partitions = 4;
-    config.mail_dir = mail_dir.string();
+    mail_dir = test::mail_dir_for(db);
+    gateway::app_config config = test::e2e_config(db, mail_dir);
     app = std::make_unique<gateway::app>(config);
     app->start();
     app->seed_demo_accounts();

@@ -5,18 +5,14 @@
 
 #include "tests/e2e/intake_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 
 BOOST_AUTO_TEST_CASE(intake_to_client_over_http_with_the_postgres_log) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.event_log = "postgres";
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   {
     gateway::app app(config);
     app.start();

@@ -20,6 +20,7 @@ int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init
 #include "gateway/app.hpp"
 #include "tests/e2e/intake_slice.hpp"
 #include "tests/support/pg_test_db.hpp"
+#include "tests/support/e2e_config.hpp"
 
 using namespace coachd;
 using test::http_call;
@@ -34,12 +35,8 @@ int sessions_status(std::uint16_t port, const test::session& who) {
 
 BOOST_AUTO_TEST_CASE(ended_sessions_stop_working_at_once_although_cached) {
   test::test_database db;
-  const auto mail_dir = std::filesystem::temp_directory_path() / ("coachd-mail-" + db.name());
-  gateway::app_config config;
-  config.listen = "127.0.0.1:0";
-  config.pg = db.conninfo();
-  config.partitions = 4;
-  config.mail_dir = mail_dir.string();
+  const auto mail_dir = test::mail_dir_for(db);
+  gateway::app_config config = test::e2e_config(db, mail_dir);
   config.session_cache_ttl = std::chrono::minutes(10);
   gateway::app app(config);
   app.start();
