@@ -669,8 +669,9 @@ event_envelope version_1_envelope(key_provider& keys, const test_renamed& e,
   env.schema_version = 1;
   env.data = encoded.data;
   return edited(env, [](boost::json::object& o) {
-    o["full_name"] = o.at("name");
+    boost::json::value name = o.at("name");  // a copy: inserting may move the object's storage
     o.erase("name");
+    o["full_name"] = std::move(name);
   });
 }
 
