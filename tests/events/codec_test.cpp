@@ -422,7 +422,8 @@ BOOST_AUTO_TEST_CASE(a_sealed_value_moved_to_another_field_fails_to_decode) {
   const auto env = envelope_of(codec, sample_submitted(), "evt-1");
   auto swapped = edited(env, [](boost::json::object& o) {
     auto name = o.at("name");
-    o["name"] = o.at("email");
+    boost::json::value email = o.at("email");  // a copy: inserting may move the object's storage
+    o["name"] = std::move(email);
     o["email"] = name;
   });
   auto r = codec.decode(swapped);
@@ -650,8 +651,9 @@ upcaster_registry renaming_upcasters() {
   upcaster_registry registry;
   registry.add("TestRenamed", 1, [](boost::json::object& data) {
     if (auto* old = data.if_contains("full_name")) {
-      data["name"] = *old;
+      boost::json::value name = *old;  // a copy: inserting may move the object's storage
       data.erase("full_name");
+      data["name"] = std::move(name);
     }
   });
   return registry;
