@@ -74,12 +74,6 @@ struct pg_key_store::connection_state {
     conn.prepare("pii_keys_insert",
                  "INSERT INTO pii_keys (subject, key) VALUES ($1, $2) "
                  "ON CONFLICT (subject) DO NOTHING RETURNING subject");
-    // The same, committed without waiting for the disk (set_config is transaction-local; the
-    // FROM clause makes it run before the commit it governs).
-    conn.prepare("pii_keys_insert_async",
-                 "INSERT INTO pii_keys (subject, key) "
-                 "SELECT $1, $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS c "
-                 "ON CONFLICT (subject) DO NOTHING RETURNING subject");
     // Keys created since the last make_durable, all at once (subjects and hex-encoded keys as
     // arrays); returns the subjects it inserted, so that the others are known to conflict.
     conn.prepare("pii_keys_insert_many",
@@ -183,13 +177,12 @@ data_key pg_key_store::key_for_write(const std::string& subject) {
     data_key fresh;
     randombytes_buf(fresh.data(), fresh.size());
     const std::string stored = wrap(subject, fresh);
-    const bool deferred = options_.new_keys != pg_key_store_options::durability::immediate;
+    // (Only immediate stores get here: the others make new keys in memory, above.)
     pqxx::nontransaction tx(db.conn);
-    const auto inserted = tx.exec_prepared(deferred ? "pii_keys_insert_async" : "pii_keys_insert", subject,
+    const auto inserted = tx.exec_prepared("pii_keys_insert", subject,
                                            pqxx::binarystring(stored.data(), stored.size()));
     if (!inserted.empty()) {
       entry = fresh;
-      if (deferred) ++created_;
     } else {
       // Someone else created (or erased) it first; a new statement sees their committed row.
       const auto row = tx.exec_prepared1("pii_keys_select", subject);
