@@ -1,0 +1,219 @@
+#define BOOST_TEST_MODULE pg_async
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/test/unit_test.hpp>
+#include <chrono>
+#include <future>
+#include <pqxx/pqxx>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "infra/pg_async.hpp"
+#include "tests/support/pg_test_db.hpp"
+
+using namespace coachd;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+std::vector<pg_statement> statements() {
+  return {
+      {"echo", "SELECT $1::text AS t, $2::int AS n, $3::bool AS b, NULL::text AS nothing"},
+      {"series", "SELECT g::text FROM generate_series(1, $1::int) g"},
+      {"divide", "SELECT 10 / $1::int"},
+      {"sleep_echo", "SELECT pg_sleep($1::float8 / 1000), $2::int"},
+      {"backend", "SELECT pg_backend_pid()"},
+      {"insert", "INSERT INTO things(v) SELECT generate_series(1, $1::int)"},
+  };
+}
+
+/// An io_context with two threads (as coachd's gateway) and a pool on it.
+struct fixture {
+  test::test_database db;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  std::unique_ptr<pg_async_pool> pool;
+  std::vector<std::thread> threads;
+
+  explicit fixture(std::size_t size = 3, std::string conninfo = {}) {
+    pool = std::make_unique<pg_async_pool>(io.get_executor(), conninfo.empty() ? db.conninfo() : conninfo, size,
+                                           statements());
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+  }
+  ~fixture() {
+    work.reset();
+    for (auto& t : threads) t.join();
+    pool.reset();
+  }
+
+  /// Runs a coroutine on a strand of the io_context and waits for its result.
+  template <typename T>
+  T run(asio::awaitable<T> a) {
+    return asio::co_spawn(asio::make_strand(io), std::move(a), asio::use_future).get();
+  }
+};
+
+/// `exec` racing a timer: the timer's expiry cancels the statement.
+asio::awaitable<pg_rows> exec_within(pg_async_pool& pool, std::string name, pg_params params,
+                                     std::chrono::milliseconds limit) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer deadline(co_await asio::this_coro::executor, limit);
+  auto call = pool.exec(name, std::move(params)) || deadline.async_wait(asio::use_awaitable);
+  auto outcome = co_await std::move(call);
+  if (outcome.index() == 1) throw std::runtime_error("deadline");
+  co_return std::move(std::get<0>(outcome));
+}
+
+constexpr std::string_view sleep_echo = "sleep_echo";
+
+/// One caller: its own number back through a 5 ms statement; notes how many connections exist.
+asio::awaitable<void> echo_and_count(pg_async_pool& pool, int i, std::atomic<int>& right,
+                                     std::atomic<std::size_t>& most_open) {
+  // Named, not temporaries of the co_await expression (GCC 12 mishandles those).
+  pg_params params{std::string("5"), std::to_string(i)};
+  auto call = pool.exec(sleep_echo, std::move(params));
+  auto rows = co_await std::move(call);
+  if (rows[0][1].as<int>() == i) ++right;
+  const auto open = pool.open_connections();
+  auto seen = most_open.load();
+  while (open > seen && !most_open.compare_exchange_weak(seen, open)) {
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(rows_values_and_nulls_come_back_as_sent) {
+  fixture f;
+  auto rows = f.run(f.pool->exec("echo", {std::string("grüße, 'quoted'"), std::string("-42"), std::string("true")}));
+  BOOST_REQUIRE_EQUAL(rows.size(), 1u);
+  BOOST_TEST(rows[0][0].as<std::string>() == "grüße, 'quoted'");
+  BOOST_TEST(rows[0][1].as<int>() == -42);
+  BOOST_TEST(rows[0][2].as<bool>());
+  BOOST_TEST(rows[0][3].is_null());
+  BOOST_CHECK_THROW(rows[0][3].as<std::string>(), std::domain_error);
+  BOOST_TEST(rows[0].size() == 4);
+
+  auto nulls = f.run(f.pool->exec("echo", {std::nullopt, std::nullopt, std::nullopt}));
+  BOOST_TEST(nulls[0][0].is_null());
+  BOOST_TEST(nulls[0][1].is_null());
+
+  auto many = f.run(f.pool->exec("series", {std::string("1000")}));
+  BOOST_REQUIRE_EQUAL(many.size(), 1000u);
+  int expected = 1;
+  for (const auto& row : many) BOOST_TEST(row[0].as<int>() == expected++);
+
+  auto none = f.run(f.pool->exec("series", {std::string("0")}));
+  BOOST_TEST(none.empty());
+  BOOST_CHECK_THROW(f.run(f.pool->exec("no_such_statement", {})), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(writes_report_the_rows_they_touched) {
+  fixture f;
+  pqxx::connection c(f.db.conninfo());
+  pqxx::nontransaction(c).exec0("CREATE TABLE things (v int)");
+  auto written = f.run(f.pool->exec("insert", {std::string("7")}));
+  BOOST_TEST(written.affected_rows() == 7u);
+  BOOST_TEST(pqxx::nontransaction(c).exec1("SELECT count(*) FROM things")[0].as<int>() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_statement_throws_its_sqlstate_and_keeps_the_connection) {
+  fixture f(1);
+  try {
+    f.run(f.pool->exec("divide", {std::string("0")}));
+    BOOST_FAIL("division by zero was not refused");
+  } catch (const pg_error& e) {
+    BOOST_TEST(e.sqlstate() == "22012");
+    BOOST_TEST(std::string(e.what()).find("division by zero") != std::string::npos);
+  }
+  BOOST_TEST(f.pool->open_connections() == 1u);
+  const auto pid = f.run(f.pool->exec("backend", {}))[0][0].as<int>();
+  BOOST_TEST(f.run(f.pool->exec("divide", {std::string("5")}))[0][0].as<int>() == 2);
+  // The same connection served all three.
+  BOOST_TEST(f.run(f.pool->exec("backend", {}))[0][0].as<int>() == pid);
+}
+
+BOOST_AUTO_TEST_CASE(more_callers_than_connections_wait_their_turn_and_get_their_own_answers) {
+  fixture f(3);
+  constexpr int callers = 60;
+  std::atomic<int> right{0};
+  std::atomic<std::size_t> most_open{0};
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < callers; ++i) {
+    done.push_back(asio::co_spawn(asio::make_strand(f.io), echo_and_count(*f.pool, i, right, most_open), asio::use_future));
+  }
+  for (auto& d : done) d.get();
+  BOOST_TEST(right == callers);
+  BOOST_TEST(most_open <= 3u);
+  BOOST_TEST(f.pool->open_connections() <= 3u);
+  // Sixty 5 ms sleeps on three connections, none on a connection of its own.
+  pqxx::connection c(f.db.conninfo());
+  const auto server_side =
+      pqxx::nontransaction(c)
+          .exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")[0]
+          .as<int>();
+  BOOST_TEST(server_side <= 3);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_statement_closes_its_connection_and_the_pool_recovers) {
+  fixture f(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  BOOST_CHECK_THROW(f.run(exec_within(*f.pool, "sleep_echo", {std::string("5000"), std::string("1")}, 50ms)),
+                    std::runtime_error);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 4s));
+  // Its answer would have arrived on that connection later: it is not reused.
+  BOOST_TEST(f.pool->open_connections() == 0u);
+  BOOST_TEST(f.run(f.pool->exec("sleep_echo", {std::string("0"), std::string("7")}))[0][1].as<int>() == 7);
+  BOOST_TEST(f.pool->open_connections() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_caller_cancelled_while_waiting_for_a_connection_leaves_the_queue) {
+  fixture f(1);
+  auto slow = asio::co_spawn(asio::make_strand(f.io), f.pool->exec("sleep_echo", {std::string("300"), std::string("1")}),
+                             asio::use_future);
+  std::this_thread::sleep_for(50ms);  // the slow statement holds the only connection
+  BOOST_CHECK_THROW(f.run(exec_within(*f.pool, "sleep_echo", {std::string("0"), std::string("2")}, 50ms)),
+                    std::runtime_error);
+  auto after = asio::co_spawn(asio::make_strand(f.io), f.pool->exec("sleep_echo", {std::string("0"), std::string("3")}),
+                              asio::use_future);
+  BOOST_TEST(slow.get()[0][1].as<int>() == 1);
+  // The cancelled waiter took nothing with it: the next one gets the connection.
+  BOOST_TEST(after.get()[0][1].as<int>() == 3);
+  BOOST_TEST(f.pool->open_connections() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_connection_the_server_ends_fails_one_call_and_is_replaced) {
+  fixture f(1);
+  const auto pid = f.run(f.pool->exec("backend", {}))[0][0].as<int>();
+  {
+    pqxx::connection c(f.db.conninfo());
+    pqxx::nontransaction(c).exec_params("SELECT pg_terminate_backend($1)", pid);
+  }
+  std::this_thread::sleep_for(100ms);
+  try {
+    f.run(f.pool->exec("backend", {}));
+    BOOST_FAIL("a terminated connection answered");
+  } catch (const pg_error& e) {
+    BOOST_TEST(e.sqlstate().empty());  // connection failure, not a refused statement
+  }
+  BOOST_TEST(f.pool->open_connections() == 0u);
+  const auto next = f.run(f.pool->exec("backend", {}))[0][0].as<int>();
+  BOOST_TEST(next != pid);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_server_fails_every_caller_instead_of_hanging) {
+  // A loopback port nobody listens on (the test cluster's own port range is below it).
+  fixture f(1, "host=127.0.0.1 port=1 user=postgres dbname=postgres connect_timeout=2");
+  std::vector<std::future<pg_rows>> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(asio::co_spawn(asio::make_strand(f.io), f.pool->exec("backend", {}), asio::use_future));
+  }
+  for (auto& c : calls) BOOST_CHECK_THROW(c.get(), pg_error);
+  BOOST_TEST(f.pool->open_connections() == 0u);
+}
