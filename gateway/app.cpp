@@ -129,6 +129,7 @@ struct app::impl final : onboarding_commands {
   services svc;
   router routes;
   boost::asio::io_context ioc;
+  std::unique_ptr<pg_async_pool> reads;  // after ioc: its sockets are registered with it
   std::unique_ptr<http_server> server;
   std::vector<std::thread> io_threads;
   std::mutex lag_mutex;
@@ -300,13 +301,21 @@ struct app::impl final : onboarding_commands {
     svc.processor = processor.get();
     pool = std::make_unique<pg_pool>(config.pg, static_cast<std::size_t>(config.pg_pool_size),
                                      [](pqxx::connection_base& c) {
-                                       prepare_intake_queries(c);
-                                       prepare_client_queries(c);
                                        prepare_session_queries(c);
                                        prepare_identity_queries(c);
                                        prepare_calendar_feed_queries(c);
                                      });
     svc.pool = pool.get();
+    {
+      std::vector<pg_statement> statements = client_statements();
+      for (auto* more : {intake_statements, session_read_statements}) {
+        auto list = more();
+        statements.insert(statements.end(), std::make_move_iterator(list.begin()), std::make_move_iterator(list.end()));
+      }
+      reads = std::make_unique<pg_async_pool>(ioc.get_executor(), config.pg,
+                                              static_cast<std::size_t>(config.pg_pool_size), std::move(statements));
+    }
+    svc.reads = reads.get();
     if (config.session_cache_ttl.count() > 0) {
       session_cache = std::make_unique<gateway::session_cache>(config.session_cache_ttl);
       session_cache->start(config.pg);
@@ -356,6 +365,8 @@ struct app::impl final : onboarding_commands {
     if (dispatcher) dispatcher->stop();
     if (processor) processor->stop();
     if (pool) pool->stop();
+    svc.reads = nullptr;
+    reads.reset();  // the I/O threads are gone: nobody waits on its connections
     if (session_cache) session_cache->stop();
   }
 };

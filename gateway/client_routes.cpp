@@ -42,8 +42,8 @@ void add_client_routes(router& r, services& s) {
           auto limit = page_limit(ctx);
           if (!limit) co_return problem_response(limit.err(), ctx.req);
           const std::string coach_id = caller(ctx)->account_id;
-          auto listed = co_await s.pool->run(
-              [&](pqxx::connection& c) { return list_clients(c, coach_id, cursor, *limit); });
+          auto listing = list_clients(*s.reads, coach_id, cursor, *limit);
+          auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
           json::array items;
           for (const auto& v : listed->items) items.push_back(client_json(v, false));
@@ -60,7 +60,8 @@ void add_client_routes(router& r, services& s) {
           const std::string coach_id = caller(ctx)->account_id;
           std::optional<client_view> found;
           if (is_uuid(client_id)) {
-            found = co_await s.pool->run([&](pqxx::connection& c) { return find_client(c, coach_id, client_id); });
+            auto lookup = find_client(*s.reads, coach_id, client_id);
+            found = co_await std::move(lookup);
           }
           if (!found) {
             co_return problem_response(make_error(errc::not_found, "client '" + client_id + "' does not exist"),

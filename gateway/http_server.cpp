@@ -271,7 +271,9 @@ asio::awaitable<response> respond(state_ptr s, const request& req, const std::st
   request_context ctx(req, client, request_id);
 
   asio::steady_timer deadline(co_await asio::this_coro::executor, s->config.request_deadline);
-  auto outcome = co_await (guarded_dispatch(s, ctx) || deadline.async_wait(asio::use_awaitable));
+  // The timer's wait completes with an error code instead of throwing: every request that
+  // beats its deadline cancels it, and an exception per request cost a visible share of CPU.
+  auto outcome = co_await (guarded_dispatch(s, ctx) || deadline.async_wait(use_tuple));
   route_name = ctx.route != nullptr ? ctx.route->name : "unmatched";
   if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
   s->log("request " + request_id + " (" + route_name + ") exceeded its deadline");

@@ -116,9 +116,8 @@ void add_intake_routes(router& r, services& s) {
           auto limit = page_limit(ctx);
           if (!limit) co_return problem_response(limit.err(), ctx.req);
           const std::string coach_id = caller(ctx)->account_id;
-          auto listed = co_await s.pool->run([&](pqxx::connection& c) {
-            return list_intakes(c, coach_id, status, cursor, *limit);
-          });
+          auto listing = list_intakes(*s.reads, coach_id, status, cursor, *limit);
+          auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
           json::array items;
           for (const auto& v : listed->items) items.push_back(intake_json(v));
@@ -133,8 +132,8 @@ void add_intake_routes(router& r, services& s) {
           const std::string intake_id(ctx.param("id"));
           if (auto e = check_uuid(intake_id, "intake")) co_return problem_response(*e, ctx.req);
           const std::string coach_id = caller(ctx)->account_id;
-          auto found = co_await s.pool->run(
-              [&](pqxx::connection& c) { return find_intake(c, coach_id, intake_id); });
+          auto lookup = find_intake(*s.reads, coach_id, intake_id);
+          auto found = co_await std::move(lookup);
           if (!found) {
             co_return problem_response(make_error(errc::not_found, "intake '" + intake_id + "' does not exist"),
                                        ctx.req);

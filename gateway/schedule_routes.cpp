@@ -278,7 +278,8 @@ awaitable<response> submit(request_context& ctx, services& s, const std::string&
 awaitable<result<session_view>> participant_session(request_context& ctx, services& s) {
   const std::string session_id(ctx.param("id"));
   if (auto e = check_uuid(session_id, "session")) co_return *e;
-  auto found = co_await s.pool->run([&](pqxx::connection& c) { return find_session(c, session_id); });
+  auto lookup = find_session(*s.reads, session_id);
+  auto found = co_await std::move(lookup);
   const principal* who = caller(ctx);
   if (!found || who == nullptr ||
       (found->coach_id != who->account_id && found->client_account_id != who->account_id)) {
@@ -633,9 +634,8 @@ void add_schedule_routes(router& r, services& s) {
           const std::string account_id = who->account_id;
           const bool as_coach = who->role == "coach";
           const auto now = now_utc();
-          auto listed = co_await s.pool->run([&](pqxx::connection& c) {
-            return list_sessions(c, account_id, as_coach, view, now, cursor, *limit);
-          });
+          auto listing = list_sessions(*s.reads, account_id, as_coach, view, now, cursor, *limit);
+          auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
           json::array items;
           for (const auto& v : listed->items) items.push_back(session_json(v, *zone));

@@ -8,6 +8,7 @@
 #include "commands/processor.hpp"
 #include "events/event_log.hpp"
 #include "infra/metrics.hpp"
+#include "infra/pg_async.hpp"
 #include "infra/pg_pool.hpp"
 #include "projections/runner.hpp"
 
@@ -29,7 +30,8 @@ struct gateway_settings {
 struct services {
   gateway_settings settings;
   event_log* log = nullptr;
-  pg_pool* pool = nullptr;
+  pg_pool* pool = nullptr;     // blocking work: transactions, several statements
+  pg_async_pool* reads = nullptr;  // single-statement reads on the I/O threads (infra/pg_async.hpp)
   command_processor* processor = nullptr;
   std::map<std::string, projection_runner*, std::less<>> runners;  // by projector name
   std::string email_key;  // secret for turning addresses into account stream ids

@@ -9,12 +9,15 @@ constexpr const char* columns =
     "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), phone, "
     "intake_id::text";
 
-std::optional<std::string> optional_text(const pqxx::field& f) {
+constexpr std::string_view list_statement = "clients_list";
+constexpr std::string_view find_statement = "clients_find";
+
+std::optional<std::string> optional_text(const pg_field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<std::string>();
 }
 
-client_view to_view(const pqxx::row& r) {
+client_view to_view(const pg_row& r) {
   client_view v{r[0].as<std::string>(), r[1].as<std::string>(),
                 r[2].as<std::string>(), "",
                 r[3].as<std::string>(), r[4].as<std::string>(),
@@ -35,37 +38,35 @@ std::string client_display_name(const std::string& name, const std::string& emai
   return "Client #" + client_id.substr(0, 8);
 }
 
-void prepare_client_queries(pqxx::connection_base& c) {
+std::vector<pg_statement> client_statements() {
   const std::string cols = columns;
-  c.prepare(
-      "clients_list",
-      "SELECT " + cols +
-          " FROM clients WHERE coach_id = $1 "
-          "AND ($2::timestamptz IS NULL OR (created_at, client_id) > ($2::timestamptz, $3::uuid)) "
-          "ORDER BY created_at, client_id LIMIT $4");
-  c.prepare("clients_find",
-            "SELECT " + cols + " FROM clients WHERE coach_id = $1 AND client_id = $2");
+  return {{std::string(list_statement),
+           "SELECT " + cols +
+               " FROM clients WHERE coach_id = $1 "
+               "AND ($2::timestamptz IS NULL OR (created_at, client_id) > ($2::timestamptz, $3::uuid)) "
+               "ORDER BY created_at, client_id LIMIT $4"},
+          {std::string(find_statement), "SELECT " + cols + " FROM clients WHERE coach_id = $1 AND client_id = $2"}};
 }
 
-result<page<client_view>> list_clients(pqxx::connection_base& connection,
-                                       const std::string& coach_id,
-                                       const std::optional<std::string>& cursor, int limit) {
+boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db, std::string coach_id,
+                                                               std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
-  if (!start) return start.err();
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows =
-      tx.exec_prepared("clients_list", coach_id, start->after_time, start->after_id, limit + 1);
-  return make_page<client_view>(rows, limit, to_view, [](const client_view& v) {
+  if (!start) co_return start.err();
+  pg_params params{std::move(coach_id), start->after_time, start->after_id, std::to_string(limit + 1)};
+  auto call = db.exec(list_statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  co_return make_page<client_view>(rows, limit, to_view, [](const client_view& v) {
     return std::make_pair(v.created_at, v.client_id);
   });
 }
 
-std::optional<client_view> find_client(pqxx::connection_base& connection,
-                                       const std::string& coach_id, const std::string& client_id) {
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared("clients_find", coach_id, client_id);
-  if (rows.empty()) return std::nullopt;
-  return to_view(rows[0]);
+boost::asio::awaitable<std::optional<client_view>> find_client(pg_async_pool& db, std::string coach_id,
+                                                               std::string client_id) {
+  pg_params params{std::move(coach_id), std::move(client_id)};
+  auto call = db.exec(find_statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  if (rows.empty()) co_return std::nullopt;
+  co_return to_view(rows[0]);
 }
 
 }  // namespace coachd

@@ -1,11 +1,13 @@
 #pragma once
 /// Queries on the clients read model, scoped to one coach.
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "events/errors.hpp"
+#include "infra/pg_async.hpp"
 #include "projections/paging.hpp"
 
 namespace coachd {
@@ -17,15 +19,16 @@ struct client_view {
   std::optional<std::string> phone, intake_id;
 };
 
-void prepare_client_queries(pqxx::connection_base& connection);
+/// The statements below, for a pg_async_pool.
+std::vector<pg_statement> client_statements();
 
 /// A coach's clients, oldest first, `limit` rows after `cursor`.
-result<page<client_view>> list_clients(pqxx::connection_base& connection, const std::string& coach_id,
-                                       const std::optional<std::string>& cursor, int limit);
+boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db, std::string coach_id,
+                                                               std::optional<std::string> cursor, int limit);
 
 /// One client, if it exists and belongs to the coach.
-std::optional<client_view> find_client(pqxx::connection_base& connection, const std::string& coach_id,
-                                       const std::string& client_id);
+boost::asio::awaitable<std::optional<client_view>> find_client(pg_async_pool& db, std::string coach_id,
+                                                               std::string client_id);
 
 /// The display rule for a client's name (see client_view).
 std::string client_display_name(const std::string& name, const std::string& email, const std::string& client_id);

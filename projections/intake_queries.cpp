@@ -10,12 +10,15 @@ constexpr const char* columns =
     "client_id::text, "
     "to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
-std::optional<std::string> optional_text(const pqxx::field& f) {
+constexpr std::string_view list_statement = "intakes_list";
+constexpr std::string_view find_statement = "intakes_find";
+
+std::optional<std::string> optional_text(const pg_field& f) {
   if (f.is_null()) return std::nullopt;
   return f.as<std::string>();
 }
 
-intake_view to_view(const pqxx::row& r) {
+intake_view to_view(const pg_row& r) {
   return intake_view{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
                      r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
                      r[6].as<std::string>(), r[7].as<std::string>(), optional_text(r[8]),
@@ -24,39 +27,38 @@ intake_view to_view(const pqxx::row& r) {
 
 }  // namespace
 
-void prepare_intake_queries(pqxx::connection_base& c) {
+std::vector<pg_statement> intake_statements() {
   const std::string cols = columns;
   // Status filter: NULL means all. The (submitted_at, intake_id) pair orders and pages.
-  c.prepare("intakes_list",
-            "SELECT " + cols +
-                " FROM intakes WHERE coach_id = $1 AND ($2::text IS NULL OR status = $2) "
-                "AND ($3::timestamptz IS NULL OR (submitted_at, intake_id) < ($3::timestamptz, "
-                "$4::uuid)) "
-                "ORDER BY submitted_at DESC, intake_id DESC LIMIT $5");
-  c.prepare("intakes_find",
-            "SELECT " + cols + " FROM intakes WHERE coach_id = $1 AND intake_id = $2");
+  return {{std::string(list_statement),
+           "SELECT " + cols +
+               " FROM intakes WHERE coach_id = $1 AND ($2::text IS NULL OR status = $2) "
+               "AND ($3::timestamptz IS NULL OR (submitted_at, intake_id) < ($3::timestamptz, $4::uuid)) "
+               "ORDER BY submitted_at DESC, intake_id DESC LIMIT $5"},
+          {std::string(find_statement), "SELECT " + cols + " FROM intakes WHERE coach_id = $1 AND intake_id = $2"}};
 }
 
-result<page<intake_view>> list_intakes(pqxx::connection_base& connection,
-                                       const std::string& coach_id,
-                                       const std::optional<std::string>& status,
-                                       const std::optional<std::string>& cursor, int limit) {
+boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db, std::string coach_id,
+                                                               std::optional<std::string> status,
+                                                               std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
-  if (!start) return start.err();
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared("intakes_list", coach_id, status, start->after_time, start->after_id,
-                               limit + 1);
-  return make_page<intake_view>(rows, limit, to_view, [](const intake_view& v) {
+  if (!start) co_return start.err();
+  pg_params params{std::move(coach_id), std::move(status), start->after_time, start->after_id,
+                   std::to_string(limit + 1)};
+  auto call = db.exec(list_statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  co_return make_page<intake_view>(rows, limit, to_view, [](const intake_view& v) {
     return std::make_pair(v.submitted_at, v.intake_id);
   });
 }
 
-std::optional<intake_view> find_intake(pqxx::connection_base& connection,
-                                       const std::string& coach_id, const std::string& intake_id) {
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared("intakes_find", coach_id, intake_id);
-  if (rows.empty()) return std::nullopt;
-  return to_view(rows[0]);
+boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
+                                                               std::string intake_id) {
+  pg_params params{std::move(coach_id), std::move(intake_id)};
+  auto call = db.exec(find_statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  if (rows.empty()) co_return std::nullopt;
+  co_return to_view(rows[0]);
 }
 
 }  // namespace coachd

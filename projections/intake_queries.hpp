@@ -1,11 +1,13 @@
 #pragma once
 /// Queries on the intakes read model. Every query is scoped to one coach.
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
-#include <pqxx/pqxx>
 #include <string>
+#include <vector>
 
 #include "events/errors.hpp"
+#include "infra/pg_async.hpp"
 #include "projections/paging.hpp"
 
 namespace coachd {
@@ -16,17 +18,17 @@ struct intake_view {
   std::optional<std::string> phone, notes, client_id, decided_at;
 };
 
-/// Prepares the statements below on a pooled connection.
-void prepare_intake_queries(pqxx::connection_base& connection);
+/// The statements below, for a pg_async_pool.
+std::vector<pg_statement> intake_statements();
 
 /// A coach's intakes, newest first, optionally of one status ("pending", "accepted",
 /// "declined"); `limit` rows from after `cursor`. A bad cursor is an errc::invalid.
-result<page<intake_view>> list_intakes(pqxx::connection_base& connection, const std::string& coach_id,
-                                       const std::optional<std::string>& status,
-                                       const std::optional<std::string>& cursor, int limit);
+boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db, std::string coach_id,
+                                                               std::optional<std::string> status,
+                                                               std::optional<std::string> cursor, int limit);
 
 /// One intake, if it exists and belongs to the coach.
-std::optional<intake_view> find_intake(pqxx::connection_base& connection, const std::string& coach_id,
-                                       const std::string& intake_id);
+boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
+                                                               std::string intake_id);
 
 }  // namespace coachd

@@ -4,6 +4,8 @@ namespace coachd {
 
 namespace {
 
+constexpr std::string_view find_statement = "sessions_find";
+
 constexpr const char* rfc3339 = "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'";
 
 std::string iso(const std::string& column) {
@@ -24,7 +26,7 @@ constexpr const char* type_columns =
     "min_notice_minutes, horizon_days, slot_interval_minutes, price_cents, currency, location, "
     "(extract(epoch FROM defined_at) * 1000)::bigint";
 
-session_view to_session(const pqxx::row& r) {
+session_view to_session(const pg_row& r) {
   session_view v;
   v.session_id = r[0].as<std::string>();
   v.coach_id = r[1].as<std::string>();
@@ -82,6 +84,29 @@ std::string millis_text(timestamp t) { return format_rfc3339(t); }
 
 }  // namespace
 
+std::vector<pg_statement> session_read_statements() {
+  std::vector<pg_statement> out{{"sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1"}};
+  for (const std::string who : {"coach_id", "client_account_id"}) {
+    const std::string base = "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
+    out.push_back({"sessions_list_" + who + "_upcoming",
+                   base +
+                       "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
+                       "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, "
+                       "session_id LIMIT $5"});
+    out.push_back({"sessions_list_" + who + "_past",
+                   base +
+                       "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
+                       "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
+                       "session_id DESC LIMIT $5"});
+    out.push_back({"sessions_list_" + who + "_cancelled",
+                   base +
+                       "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
+                       "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
+                       "session_id DESC LIMIT $5"});
+  }
+  return out;
+}
+
 void prepare_session_queries(pqxx::connection_base& c) {
   c.prepare("schedule_availability_find",
             "SELECT coach_id::text, time_zone, array_to_string(weekly, E'\\n'), "
@@ -105,28 +130,6 @@ void prepare_session_queries(pqxx::connection_base& c) {
             "end_at) * 1000)::bigint, "
             "buffer_before_minutes, buffer_after_minutes, false FROM slot_holds WHERE coach_id = "
             "$1 AND expires_at > $4");
-  c.prepare("sessions_find",
-            "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1");
-  for (const std::string who : {"coach_id", "client_account_id"}) {
-    const std::string base =
-        "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
-    c.prepare("sessions_list_" + who + "_upcoming",
-              base +
-                  "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
-                  "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, "
-                  "session_id LIMIT $5");
-    c.prepare("sessions_list_" + who + "_past",
-              base +
-                  "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
-                  "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
-                  "session_id DESC LIMIT $5");
-    c.prepare(
-        "sessions_list_" + who + "_cancelled",
-        base +
-            "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
-            "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
-            "session_id DESC LIMIT $5");
-  }
   c.prepare("preferences_find", "SELECT timezone FROM account_preferences WHERE account_id = $1");
   c.prepare(
       "preferences_set",
@@ -184,26 +187,26 @@ std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std:
   return out;
 }
 
-std::optional<session_view> find_session(pqxx::connection_base& connection,
-                                         const std::string& session_id) {
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared("sessions_find", session_id);
-  if (rows.empty()) return std::nullopt;
-  return to_session(rows[0]);
+boost::asio::awaitable<std::optional<session_view>> find_session(pg_async_pool& db, std::string session_id) {
+  pg_params params{std::move(session_id)};
+  auto call = db.exec(find_statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  if (rows.empty()) co_return std::nullopt;
+  co_return to_session(rows[0]);
 }
 
-result<page<session_view>> list_sessions(pqxx::connection_base& connection,
-                                         const std::string& account_id, bool as_coach,
-                                         const std::string& view, timestamp now,
-                                         const std::optional<std::string>& cursor, int limit) {
+boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& db, std::string account_id,
+                                                                 bool as_coach, std::string view, timestamp now,
+                                                                 std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
-  if (!start) return start.err();
+  if (!start) co_return start.err();
   const std::string statement =
       std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared(statement, account_id, millis_text(now), start->after_time,
-                               start->after_id, limit + 1);
-  return make_page<session_view>(rows, limit, to_session, [](const session_view& v) {
+  pg_params params{std::move(account_id), millis_text(now), start->after_time, start->after_id,
+                   std::to_string(limit + 1)};
+  auto call = db.exec(statement, std::move(params));
+  const pg_rows rows = co_await std::move(call);
+  co_return make_page<session_view>(rows, limit, to_session, [](const session_view& v) {
     return std::make_pair(v.start_at, v.session_id);
   });
 }

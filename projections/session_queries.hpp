@@ -3,6 +3,7 @@
 /// session type, busy times), session types, sessions for their coach and client, and the
 /// viewer's time-zone preference.
 
+#include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "events/errors.hpp"
 #include "events/schedule_events.hpp"
+#include "infra/pg_async.hpp"
 #include "projections/paging.hpp"
 
 namespace coachd {
@@ -31,8 +33,10 @@ struct busy_row {
   bool is_session = true;
 };
 
-/// Prepares the statements below on a pooled connection.
+/// Prepares the statements below on a pooled connection (all but the sessions' reads).
 void prepare_session_queries(pqxx::connection_base& connection);
+/// The statements of find_session and list_sessions, for a pg_async_pool.
+std::vector<pg_statement> session_read_statements();
 
 /// The coach's availability settings, as last set (in their event's shape).
 std::optional<availability_set> find_availability(pqxx::connection_base& connection, const std::string& coach_id);
@@ -48,13 +52,13 @@ std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std:
                                    timestamp to, timestamp now);
 
 /// One session, whoever asks (the caller checks that they take part in it).
-std::optional<session_view> find_session(pqxx::connection_base& connection, const std::string& session_id);
+boost::asio::awaitable<std::optional<session_view>> find_session(pg_async_pool& db, std::string session_id);
 
 /// The sessions of an account (as coach or as client): "upcoming" (not cancelled, not over,
 /// soonest first), "past" (not cancelled, over, latest first) or "cancelled" (latest first).
-result<page<session_view>> list_sessions(pqxx::connection_base& connection, const std::string& account_id,
-                                         bool as_coach, const std::string& view, timestamp now,
-                                         const std::optional<std::string>& cursor, int limit);
+boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& db, std::string account_id,
+                                                                 bool as_coach, std::string view, timestamp now,
+                                                                 std::optional<std::string> cursor, int limit);
 
 /// The account's time-zone preference, if set.
 std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection, const std::string& account_id);
