@@ -56,15 +56,65 @@ std::optional<error> check_active(const scheduled_session& session, const std::s
 
 }  // namespace
 
+namespace {
+
+std::chrono::milliseconds span_of(const scheduled_session& session) {
+  return session.end - session.start + minutes{session.buffer_before_minutes} + minutes{session.buffer_after_minutes};
+}
+
+void index_session(const coach_schedule_state& s, const std::map<std::string, scheduled_session>::value_type& node) {
+  s.by_time.by_start.emplace(node.second.start, &node);
+  s.by_time.longest = std::max(s.by_time.longest, span_of(node.second));
+}
+
+void unindex_session(const coach_schedule_state& s, const std::map<std::string, scheduled_session>::value_type& node) {
+  auto [first, last] = s.by_time.by_start.equal_range(node.second.start);
+  for (auto it = first; it != last; ++it) {
+    if (it->second == &node) {
+      s.by_time.by_start.erase(it);
+      return;
+    }
+  }
+}
+
+/// The index, rebuilt when it does not hold exactly the sessions (a decoded or copied state).
+const session_time_index& time_index(const coach_schedule_state& s) {
+  if (s.by_time.by_start.size() != s.sessions.size()) {
+    s.by_time = session_time_index{};
+    for (const auto& node : s.sessions) index_session(s, node);
+  }
+  return s.by_time;
+}
+
+}  // namespace
+
 std::vector<busy_interval> busy_times(const coach_schedule_state& s, timestamp now, const std::string& except_session,
-                                      const std::string& except_holder) {
+                                      const std::string& except_holder,
+                                      std::optional<std::pair<timestamp, timestamp>> near) {
   std::vector<busy_interval> busy;
   // Past sessions matter only for this week's limits: eight days back is enough.
   const auto since = now - days(8);
-  for (const auto& [id, session] : s.sessions) {
-    if (session.status == session_status::cancelled || id == except_session || session.end < since) continue;
+  auto add = [&](const std::string& id, const scheduled_session& session) {
+    if (session.status == session_status::cancelled || id == except_session || session.end < since) return;
     busy.push_back({session.start, session.end, minutes{session.buffer_before_minutes},
                     minutes{session.buffer_after_minutes}, true});
+  };
+  if (near) {
+    // A session matters to the slot if it could overlap it with both sides' buffers (it then
+    // starts within the longest span of it) or, when the coach limits sessions per day or week,
+    // shares its local day or ISO week (it then starts within eight days of it).
+    const auto& index = time_index(s);
+    const bool limited =
+        s.availability && (s.availability->max_sessions_per_day > 0 || s.availability->max_sessions_per_week > 0);
+    const auto margin = (limited ? std::chrono::milliseconds(days(8)) : std::chrono::milliseconds(0)) + index.longest +
+                        (near->second - near->first);
+    const timestamp from = near->first - margin;
+    const timestamp to = near->second + margin;
+    for (auto it = index.by_start.lower_bound(from); it != index.by_start.end() && it->first < to; ++it) {
+      add(it->second->first, it->second->second);
+    }
+  } else {
+    for (const auto& [id, session] : s.sessions) add(id, session);
   }
   for (const auto& [id, hold] : s.holds) {
     if (hold.expires_at <= now || (!except_holder.empty() && hold.held_by == except_holder)) continue;
@@ -147,7 +197,8 @@ decision decide(const hold_slot& c, const coach_schedule_state& s) {
   }
   if (s.holds.contains(c.hold_id)) return make_error(errc::conflict, "hold " + c.hold_id + " exists", {}, "hold-exists");
   const auto t = rules_of(type->second);
-  if (auto r = check_slot(rules_of(*s.availability), t, busy_times(s, c.at, {}, c.held_by), c.start, c.at)) {
+  const auto near = std::make_pair(c.start - t.buffer_before, c.start + t.duration + t.buffer_after);
+  if (auto r = check_slot(rules_of(*s.availability), t, busy_times(s, c.at, {}, c.held_by, near), c.start, c.at)) {
     return refusal_error(*r);
   }
   return std::vector<domain_event>{slot_held{c.coach_id, c.hold_id, c.session_type_id, c.held_by, c.start,
@@ -186,8 +237,9 @@ decision decide(const book_session& c, const coach_schedule_state& s) {
     }
     const minutes before = type != nullptr ? type_rules.buffer_before : minutes{0};
     const minutes after = type != nullptr ? type_rules.buffer_after : minutes{0};
-    if (auto r = check_direct(availability, busy_times(s, c.at, {}, c.booked_by), c.start, c.start + duration, before,
-                              after, c.at)) {
+    const auto near = std::make_pair(c.start - before, c.start + duration + after);
+    if (auto r = check_direct(availability, busy_times(s, c.at, {}, c.booked_by, near), c.start, c.start + duration,
+                              before, after, c.at)) {
       return refusal_error(*r);
     }
     return std::vector<domain_event>{session_booked{c.coach_id, c.session_id, c.client_account_id,
@@ -221,7 +273,8 @@ decision decide(const book_session& c, const coach_schedule_state& s) {
     }
   }
   const auto& rules = type_rules;
-  if (auto r = check_slot(availability, rules, busy_times(s, c.at, {}, c.booked_by), c.start, c.at)) {
+  const auto near = std::make_pair(c.start - rules.buffer_before, c.start + rules.duration + rules.buffer_after);
+  if (auto r = check_slot(availability, rules, busy_times(s, c.at, {}, c.booked_by, near), c.start, c.at)) {
     return refusal_error(*r);
   }
   return std::vector<domain_event>{session_booked{c.coach_id, c.session_id, c.client_account_id, c.session_type_id,
@@ -237,7 +290,9 @@ decision decide(const reschedule_session& c, const coach_schedule_state& s) {
   if (auto e = check_active(session, c.session_id)) return *e;
   const bool by_coach = c.by_account == c.coach_id;
   const auto duration = session.end - session.start;
-  const auto busy = busy_times(s, c.at, c.session_id, c.by_account);
+  const auto near = std::make_pair(c.start - minutes{session.buffer_before_minutes},
+                                   c.start + duration + minutes{session.buffer_after_minutes});
+  const auto busy = busy_times(s, c.at, c.session_id, c.by_account, near);
   const availability_rules availability = s.availability ? rules_of(*s.availability) : availability_rules{};
   const minutes notice{s.availability ? s.availability->cancellation_notice_minutes : 0};
   if (!by_coach) {
@@ -356,15 +411,22 @@ void evolve(coach_schedule_state& s, const session_booked& e) {
   session.end = e.end;
   session.buffer_before_minutes = e.buffer_before_minutes;
   session.buffer_after_minutes = e.buffer_after_minutes;
-  s.sessions[e.session_id] = session;
+  auto [node, fresh] = s.sessions.try_emplace(e.session_id, session);
+  if (!fresh) {
+    unindex_session(s, *node);
+    node->second = session;
+  }
+  index_session(s, *node);
 }
 
 void evolve(coach_schedule_state& s, const session_rescheduled& e) {
   auto it = s.sessions.find(e.session_id);
   if (it == s.sessions.end()) return;
+  unindex_session(s, *it);
   it->second.start = e.start;
   it->second.end = e.end;
   it->second.sequence = e.sequence;
+  index_session(s, *it);
 }
 
 void evolve(coach_schedule_state& s, const session_cancelled& e) {

@@ -8,6 +8,7 @@
 #include <boost/describe/enum.hpp>
 #include <concepts>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -139,6 +140,26 @@ BOOST_DESCRIBE_STRUCT(slot_hold, (),
                       (session_type_id, held_by, start, end, expires_at, buffer_before_minutes,
                        buffer_after_minutes))
 
+/// The schedule's sessions ordered by start time, derived from its `sessions` (and not
+/// snapshotted): a decision looks only at the sessions near the slot it decides on, not at every
+/// session the coach ever had.
+struct session_time_index {
+  using entry = const std::pair<const std::string, scheduled_session>*;  // a node of `sessions`
+  std::multimap<timestamp, entry> by_start;
+  std::chrono::milliseconds longest{0};  // the longest span indexed, buffers included
+
+  session_time_index() = default;
+  // A copy would point into another state's sessions: it starts empty and is rebuilt.
+  session_time_index(const session_time_index&) {}
+  session_time_index& operator=(const session_time_index&) {
+    by_start.clear();
+    longest = {};
+    return *this;
+  }
+  session_time_index(session_time_index&&) = default;
+  session_time_index& operator=(session_time_index&&) = default;
+};
+
 /// What a schedule's decisions depend on. Settings are kept as their events (plain, described
 /// types, so the processor can snapshot the state) and turned into rules when deciding.
 struct coach_schedule_state {
@@ -147,14 +168,21 @@ struct coach_schedule_state {
   std::map<std::string, session_type_defined> types;
   std::map<std::string, scheduled_session> sessions;
   std::map<std::string, slot_hold> holds;
+  // Kept by evolve; rebuilt from `sessions` when it does not match them (a decoded snapshot).
+  mutable session_time_index by_time;
 };
 BOOST_DESCRIBE_STRUCT(coach_schedule_state, (), (coach_id, availability, types, sessions, holds))
+template <>
+inline constexpr std::size_t derived_member_count<coach_schedule_state> = 1;  // by_time
 
 /// The time the schedule's sessions and active holds occupy at `now`, leaving out one session
-/// (a reschedule) and the holds of one account (its own holds never block it).
+/// (a reschedule) and the holds of one account (its own holds never block it). With `near` (a
+/// slot being decided on), only the sessions that can matter to it: those that could overlap
+/// it, buffers included, or fall in its local day or ISO week (eight days either side).
 std::vector<busy_interval> busy_times(const coach_schedule_state& s, timestamp now,
                                       const std::string& except_session = {},
-                                      const std::string& except_holder = {});
+                                      const std::string& except_holder = {},
+                                      std::optional<std::pair<timestamp, timestamp>> near = std::nullopt);
 
 namespace coach_schedule {
 decision decide(const set_availability& c, const coach_schedule_state& s);

@@ -65,7 +65,7 @@ template <typename T>
 constexpr bool describes_every_member() {
   if constexpr (std::is_aggregate_v<T>) {
     return member_count<T>() ==
-           boost::mp11::mp_size<describe::describe_members<T, describe::mod_public>>::value;
+           boost::mp11::mp_size<describe::describe_members<T, describe::mod_public>>::value + derived_member_count<T>;
   } else {
     return true;
   }

@@ -17,6 +17,7 @@ int main(int argc, char* argv[]) {
 #include <boost/test/unit_test.hpp>
 #endif
 
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -243,4 +244,63 @@ BOOST_AUTO_TEST_CASE(reschedule_cancel_confirm_complete) {
                "session-cancelled");
   // The cancelled slot is free again.
   BOOST_TEST(coach_schedule::decide(client_books("s3", "2026-06-04T12:00:00Z", other), s).ok());
+}
+
+// A decision looks only at the sessions near its slot (busy_times with `near`, through the
+// schedule's time index). Property: over a random history of bookings, reschedules and
+// cancellations, every slot gets the same verdict as when every session is considered, also
+// after the index is dropped (as a decoded snapshot has none) and rebuilt.
+BOOST_AUTO_TEST_CASE(deciding_near_the_slot_gives_the_verdict_of_the_whole_schedule) {
+  std::mt19937 random(20261122);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(random); };
+  for (int round = 0; round < 12; ++round) {
+    auto s = given_schedule();
+    set_availability limits{coach, coach, {}, 24 * 60, "refuse", now};
+    limits.rules = rules_of(*s.availability);
+    limits.rules.max_per_day = pick(0, 4);
+    limits.rules.max_per_week = pick(0, 1) == 0 ? 0 : pick(3, 12);
+    apply_all(s, *coach_schedule::decide(limits, s));
+    // History: sessions from 60 days back to 60 days ahead, some moved, some cancelled.
+    const int sessions = pick(20, 400);
+    for (int i = 0; i < sessions; ++i) {
+      const auto start = now + minutes{30 * pick(-60 * 48, 60 * 48)};
+      const auto id = "h" + std::to_string(i);
+      coach_schedule::evolve(s, session_booked{coach, id, client, type_id, std::nullopt, personal{"x"}, start,
+                                               start + minutes{30 * pick(1, 6)}, pick(0, 45), pick(0, 45), "", coach,
+                                               now});
+      if (pick(0, 9) == 0) {
+        const auto moved = now + minutes{30 * pick(-10 * 48, 30 * 48)};
+        coach_schedule::evolve(s, session_rescheduled{coach, id, moved, moved + minutes{60}, 1, coach, now});
+      }
+      if (pick(0, 9) == 0) coach_schedule::evolve(s, session_cancelled{coach, id, coach, false, 2, personal{""}, now});
+    }
+    auto without_index = s;
+    without_index.by_time = {};
+    const auto rules = rules_of(*s.availability);
+    const auto type = rules_of(s.types.at(type_id));
+    int refused = 0;
+    for (int probe = 0; probe < 300; ++probe) {
+      const auto start = now + minutes{30 * pick(0, 32 * 48)};
+      const auto near = std::make_pair(start - type.buffer_before, start + type.duration + type.buffer_after);
+      const auto whole = check_slot(rules, type, busy_times(s, now, {}, other), start, now);
+      const auto windowed = check_slot(rules, type, busy_times(s, now, {}, other, near), start, now);
+      const auto rebuilt = check_slot(rules, type, busy_times(without_index, now, {}, other, near), start, now);
+      BOOST_TEST((whole == windowed), "slot " << format_rfc3339(start) << " round " << round);
+      BOOST_TEST((whole == rebuilt), "slot " << format_rfc3339(start) << " round " << round);
+      if (whole) ++refused;
+    }
+    BOOST_TEST(refused > 0);  // the history is dense enough to refuse some slots
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_moved_session_frees_its_old_time_and_takes_its_new_one) {
+  auto s = given_schedule();
+  auto first = coach_schedule::decide(client_books("s1", "2026-06-04T08:00:00Z"), s);
+  BOOST_TEST_REQUIRE(first.ok());
+  apply_all(s, *first);
+  coach_schedule::evolve(s, session_rescheduled{coach, "s1", at("2026-06-05T08:00:00Z"), at("2026-06-05T09:00:00Z"), 1,
+                                                coach, now});
+  BOOST_TEST(coach_schedule::decide(client_books("s2", "2026-06-04T08:00:00Z", other), s).ok());
+  expect_error(coach_schedule::decide(client_books("s2", "2026-06-05T08:00:00Z", other), s), errc::conflict,
+               "slot-taken");
 }

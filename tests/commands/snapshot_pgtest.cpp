@@ -108,6 +108,12 @@ BOOST_AUTO_TEST_CASE(encoding_seals_personal_data_and_round_trips) {
   BOOST_TEST(schedule_back->coach_id == "c-1");
   BOOST_TEST((schedule_back->sessions.at("s-1").status == session_status::confirmed));
   BOOST_TEST(schedule_back->sessions.at("s-1").sequence == 3);
+  // The time index is derived, not stored: decisions after a decode rebuild it and still see s-1.
+  BOOST_TEST(schedule_back->by_time.by_start.empty());
+  const auto busy = busy_times(*schedule_back, at - std::chrono::hours(1), {}, {},
+                               std::make_pair(at, at + std::chrono::minutes(30)));
+  BOOST_TEST_REQUIRE(busy.size() == 1u);
+  BOOST_TEST((busy[0].start == at));
   BOOST_TEST(decoded->streams.at("schedule-c-1").version == 4);
   BOOST_TEST_REQUIRE(decoded->remembered.find("k:abc") != nullptr);
   BOOST_TEST(decoded->remembered.find("k:abc")->offset == 17);
