@@ -6,6 +6,7 @@
 #include <exception>
 #include <cstdio>
 #include <pqxx/pqxx>
+#include <thread>
 
 namespace coachd {
 
@@ -41,7 +42,21 @@ projection_runner::fetched_batch projection_runner::fetch(log_reader& reader) {
 }
 
 std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
-  return apply_batch(fetch(reader), connection);
+  auto batch = fetch(reader);
+  // Events that keep coming (the last batch was applied a moment ago) linger for more; the
+  // first event after a quiet spell does not wait.
+  if (options_.linger.count() > 0 && !batch.events.empty() && batch.events.size() < options_.max_batch &&
+      std::chrono::steady_clock::now() - applied_at_ < 2 * options_.linger) {
+    std::this_thread::sleep_for(options_.linger);
+    auto more = reader.poll(std::chrono::milliseconds(0), options_.max_batch - batch.events.size());
+    if (!more.empty()) {
+      batch.events.insert(batch.events.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+      for (int p = 0; p < log_.partitions(); ++p) batch.positions[static_cast<std::size_t>(p)] = reader.position(p);
+    }
+  }
+  const auto applied = apply_batch(batch, connection);
+  if (applied > 0) applied_at_ = std::chrono::steady_clock::now();
+  return applied;
 }
 
 std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::connection_base& connection) {

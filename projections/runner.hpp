@@ -26,6 +26,10 @@ struct runner_options {
   std::chrono::milliseconds retry_backoff{500};
   /// How long the checkpoint may lag behind events the projector does not read.
   std::chrono::milliseconds checkpoint_interval{1000};
+  /// Under a steady stream of events, how long a batch waits for more before it is applied, so
+  /// that one transaction (and, for a durable projector, one WAL flush) serves several commands.
+  /// Events after a quiet spell are applied at once. Zero: never wait.
+  std::chrono::milliseconds linger{4};
 };
 
 class projection_runner {
@@ -97,6 +101,7 @@ class projection_runner {
   std::vector<int> unsaved_;
   std::vector<std::int64_t> read_positions_;  // the reader's positions after the last applied batch
   std::chrono::steady_clock::time_point saved_at_;
+  std::chrono::steady_clock::time_point applied_at_;  // when the last live batch with events was applied
 };
 
 }  // namespace coachd
