@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -46,6 +47,8 @@ struct connection {
   beast::tcp_stream stream;
   std::uint64_t id = 0;
   bool idle = false;  // waiting for the first byte of a request (strand only)
+  // Bound to the connection's coroutine: the request deadline emits it to cancel the handler.
+  asio::cancellation_signal cancel;
 };
 
 /// Client disconnects, timeouts and our own cancellations: not worth a log line.
@@ -262,20 +265,29 @@ asio::awaitable<response> guarded_dispatch(state_ptr s, request_context& ctx) {
 }
 
 /// Answers one request: router, deadline, 500 on exceptions. `route_name` gets the matched
-/// route's name for metrics.
-asio::awaitable<response> respond(state_ptr s, const request& req, const std::string& client,
+/// route's name for metrics. The deadline cancels the handler through the connection's
+/// cancellation signal (what it awaits then completes with operation_aborted); the handler runs
+/// in this coroutine, with no coroutine or parallel group of its own per request.
+asio::awaitable<response> respond(state_ptr s, connection& conn, const request& req, const std::string& client,
                                   std::string& request_id, std::string& route_name) {
-  using namespace asio::experimental::awaitable_operators;
   const auto incoming = req[beast::string_view("X-Request-Id")];
   request_id = acceptable_request_id(incoming) ? std::string(incoming) : new_request_id();
   request_context ctx(req, client, request_id);
 
+  bool expired = false;
   asio::steady_timer deadline(co_await asio::this_coro::executor, s->config.request_deadline);
-  // The timer's wait completes with an error code instead of throwing: every request that
-  // beats its deadline cancels it, and an exception per request cost a visible share of CPU.
-  auto outcome = co_await (guarded_dispatch(s, ctx) || deadline.async_wait(use_tuple));
+  // On expiry the handler runs on this connection's strand while this coroutine is suspended;
+  // when the timer is cancelled or destroyed it touches nothing.
+  deadline.async_wait([&conn, &expired](const beast::error_code& ec) {
+    if (ec) return;
+    expired = true;
+    conn.cancel.emit(asio::cancellation_type::terminal);
+  });
+  response res = co_await guarded_dispatch(s, ctx);
+  deadline.cancel();
+  co_await asio::this_coro::reset_cancellation_state();
   route_name = ctx.route != nullptr ? ctx.route->name : "unmatched";
-  if (outcome.index() == 0) co_return std::move(std::get<0>(outcome));
+  if (!expired) co_return res;
   s->log("request " + request_id + " (" + route_name + ") exceeded its deadline");
   co_return problem_response(
       make_error(errc::timeout, "the request took longer than the server allows"), req);
@@ -388,7 +400,7 @@ asio::awaitable<void> serve(state_ptr s, std::shared_ptr<connection> conn) {
       } else {
         const request req = parser.release();
         stream.expires_never();  // the handler's time is bounded by the request deadline
-        res = co_await respond(s, req, client, request_id, route_name);
+        res = co_await respond(s, *conn, req, client, request_id, route_name);
         keep_alive = req.keep_alive() && res.keep_alive() && !s->stopping;
         head = req.method() == http::verb::head;
         try {
@@ -444,7 +456,9 @@ asio::awaitable<void> accept_loop(state_ptr s) {
     }
     auto conn = std::make_shared<connection>(std::move(socket));
     s->add(conn);
-    asio::co_spawn(conn->stream.get_executor(), serve(s, conn), asio::detached);
+    auto& cancel = conn->cancel;
+    asio::co_spawn(conn->stream.get_executor(), serve(s, conn),
+                   asio::bind_cancellation_slot(cancel.slot(), asio::detached));
   }
 }
 
