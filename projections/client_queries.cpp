@@ -1,5 +1,7 @@
 #include "projections/client_queries.hpp"
 
+#include "projections/read_queries.hpp"
+
 namespace coachd {
 
 namespace {
@@ -53,20 +55,16 @@ boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db
   auto start = start_of_page(cursor);
   if (!start) co_return start.err();
   pg_params params{std::move(coach_id), start->after_time, start->after_id, std::to_string(limit + 1)};
-  auto call = db.exec(list_statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  co_return make_page<client_view>(rows, limit, to_view, [](const client_view& v) {
-    return std::make_pair(v.created_at, v.client_id);
-  });
+  auto read = read_page<client_view>(db, list_statement, std::move(params), limit, to_view,
+                                     [](const client_view& v) { return std::make_pair(v.created_at, v.client_id); });
+  co_return co_await std::move(read);
 }
 
 boost::asio::awaitable<std::optional<client_view>> find_client(pg_async_pool& db, std::string coach_id,
                                                                std::string client_id) {
   pg_params params{std::move(coach_id), std::move(client_id)};
-  auto call = db.exec(find_statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  if (rows.empty()) co_return std::nullopt;
-  co_return to_view(rows[0]);
+  auto read = read_one<client_view>(db, find_statement, std::move(params), to_view);
+  co_return co_await std::move(read);
 }
 
 }  // namespace coachd

@@ -1,5 +1,7 @@
 #include "projections/intake_queries.hpp"
 
+#include "projections/read_queries.hpp"
+
 namespace coachd {
 
 namespace {
@@ -45,20 +47,16 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
   if (!start) co_return start.err();
   pg_params params{std::move(coach_id), std::move(status), start->after_time, start->after_id,
                    std::to_string(limit + 1)};
-  auto call = db.exec(list_statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  co_return make_page<intake_view>(rows, limit, to_view, [](const intake_view& v) {
-    return std::make_pair(v.submitted_at, v.intake_id);
-  });
+  auto read = read_page<intake_view>(db, list_statement, std::move(params), limit, to_view,
+                                     [](const intake_view& v) { return std::make_pair(v.submitted_at, v.intake_id); });
+  co_return co_await std::move(read);
 }
 
 boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
                                                                std::string intake_id) {
   pg_params params{std::move(coach_id), std::move(intake_id)};
-  auto call = db.exec(find_statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  if (rows.empty()) co_return std::nullopt;
-  co_return to_view(rows[0]);
+  auto read = read_one<intake_view>(db, find_statement, std::move(params), to_view);
+  co_return co_await std::move(read);
 }
 
 }  // namespace coachd

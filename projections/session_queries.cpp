@@ -1,5 +1,7 @@
 #include "projections/session_queries.hpp"
 
+#include "projections/read_queries.hpp"
+
 namespace coachd {
 
 namespace {
@@ -189,10 +191,8 @@ std::vector<busy_row> busy_between(pqxx::connection_base& connection, const std:
 
 boost::asio::awaitable<std::optional<session_view>> find_session(pg_async_pool& db, std::string session_id) {
   pg_params params{std::move(session_id)};
-  auto call = db.exec(find_statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  if (rows.empty()) co_return std::nullopt;
-  co_return to_session(rows[0]);
+  auto read = read_one<session_view>(db, find_statement, std::move(params), to_session);
+  co_return co_await std::move(read);
 }
 
 boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& db, std::string account_id,
@@ -204,11 +204,9 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
       std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
   pg_params params{std::move(account_id), millis_text(now), start->after_time, start->after_id,
                    std::to_string(limit + 1)};
-  auto call = db.exec(statement, std::move(params));
-  const pg_rows rows = co_await std::move(call);
-  co_return make_page<session_view>(rows, limit, to_session, [](const session_view& v) {
-    return std::make_pair(v.start_at, v.session_id);
-  });
+  auto read = read_page<session_view>(db, statement, std::move(params), limit, to_session,
+                                      [](const session_view& v) { return std::make_pair(v.start_at, v.session_id); });
+  co_return co_await std::move(read);
 }
 
 std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection,
