@@ -48,7 +48,9 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
   if (options_.linger.count() > 0 && !batch.events.empty() && batch.events.size() < options_.max_batch &&
       std::chrono::steady_clock::now() - applied_at_ < 2 * options_.linger) {
     std::this_thread::sleep_for(options_.linger);
-    auto more = reader.poll(std::chrono::milliseconds(0), options_.max_batch - batch.events.size());
+    // A short wait, not none: a reader answers a zero wait from what it has already fetched,
+    // and what arrived during the linger is still in the log.
+    auto more = reader.poll(std::chrono::milliseconds(1), options_.max_batch - batch.events.size());
     if (!more.empty()) {
       batch.events.insert(batch.events.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
       for (int p = 0; p < log_.partitions(); ++p) batch.positions[static_cast<std::size_t>(p)] = reader.position(p);
