@@ -81,6 +81,16 @@ std::chrono::minutes parse_reminder_lead(std::string_view text, std::string_view
   return std::chrono::minutes(minutes);
 }
 
+std::chrono::milliseconds parse_projector_linger(std::string_view text, std::string_view source) {
+  int ms = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), ms);
+  if (ec != std::errc() || end != text.data() + text.size() || ms < 0 || ms > 100) {
+    throw std::invalid_argument(std::string(source) + " must be a whole number of milliseconds from 0 to 100; got '" +
+                                std::string(text) + "'");
+  }
+  return std::chrono::milliseconds(ms);
+}
+
 void apply_environment(app_config& c) {
   auto env = [](const char* name) -> const char* {
     const char* v = std::getenv(name);
@@ -101,6 +111,9 @@ void apply_environment(app_config& c) {
   if (auto v = env("COACHD_PORTAL_URL")) c.portal_url = v;
   if (auto v = env("COACHD_SECURE_COOKIES")) c.secure_cookies = std::string(v) == "1" || std::string(v) == "true";
   if (auto v = env("COACHD_REMINDER_LEAD_MINUTES")) c.reminder_lead = parse_reminder_lead(v, "COACHD_REMINDER_LEAD_MINUTES");
+  if (auto v = env("COACHD_PROJECTOR_LINGER_MS")) {
+    c.projector_linger = parse_projector_linger(v, "COACHD_PROJECTOR_LINGER_MS");
+  }
 }
 
 struct app::impl final : onboarding_commands {
@@ -327,7 +340,9 @@ struct app::impl final : onboarding_commands {
       projection_log = std::make_unique<shared_tail_log>(*log);
       for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get(), &identity,
                                                                       &sessions, &reminders}) {
-        runners.push_back(std::make_unique<projection_runner>(*projection_log, *codec, config.pg, *p));
+        runner_options options;
+        options.linger = config.projector_linger;
+        runners.push_back(std::make_unique<projection_runner>(*projection_log, *codec, config.pg, *p, options));
         svc.runners[p->name()] = runners.back().get();
       }
       for (auto& r : runners) r->start();

@@ -40,6 +40,9 @@ struct app_config {
   /// How long before a session its reminder goes out (--reminder-lead-minutes): 1 minute to
   /// 30 days; start() refuses anything else.
   std::chrono::minutes reminder_lead{24 * 60};
+  /// How long a projector batch waits for more events while they keep coming
+  /// (--projector-linger-ms, 0 to 100; projections/runner.hpp).
+  std::chrono::milliseconds projector_linger{4};
   /// How long a checked session may be served from memory (gateway/session_cache.hpp); ended
   /// sessions are dropped at once whatever this is. Zero asks PostgreSQL on every request.
   std::chrono::milliseconds session_cache_ttl{10000};
@@ -49,6 +52,9 @@ struct app_config {
 /// the error): a whole number of minutes from 1 to 43200 (30 days). Throws
 /// std::invalid_argument with the rule and the offending text otherwise.
 std::chrono::minutes parse_reminder_lead(std::string_view text, std::string_view source);
+/// The value of --projector-linger-ms or COACHD_PROJECTOR_LINGER_MS: a whole number of
+/// milliseconds from 0 to 100; anything else throws std::invalid_argument naming `source`.
+std::chrono::milliseconds parse_projector_linger(std::string_view text, std::string_view source);
 
 /// Reads COACHD_* environment variables into `config` (flags applied later override them).
 /// Throws std::invalid_argument for a value it cannot use.

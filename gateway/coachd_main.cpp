@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   std::string reminder_lead = std::to_string(config.reminder_lead.count());
   bool seed_demo = false, no_gateway = false, no_commands = false, no_projectors = false;
   int consistency_ms = static_cast<int>(config.consistency_wait.count());
+  std::string linger = std::to_string(config.projector_linger.count());
   po::options_description options("coachd options (environment variables COACHD_<NAME> work too)");
   options.add_options()
       ("help,h", "show this help")
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
       ("secure-cookies", po::bool_switch(&config.secure_cookies), "mark the session cookie Secure (HTTPS)")
       ("reminder-lead-minutes", po::value(&reminder_lead)->default_value(reminder_lead),
        "how long before a session its reminder goes out, 1 to 43200 (30 days)")
+      ("projector-linger-ms", po::value(&linger)->default_value(linger),
+       "how long a projector batch waits for more events while they keep coming, 0 to 100")
       ("consistency-wait-ms", po::value(&consistency_ms)->default_value(consistency_ms),
        "longest wait of a query for a consistency token")
       ("seed-demo", po::bool_switch(&seed_demo), "register the demo coach and client (idempotent)")
@@ -57,6 +60,7 @@ int main(int argc, char** argv) {
     po::store(po::parse_command_line(argc, argv, options), vm);
     po::notify(vm);
     config.reminder_lead = coachd::gateway::parse_reminder_lead(reminder_lead, "--reminder-lead-minutes");
+    config.projector_linger = coachd::gateway::parse_projector_linger(linger, "--projector-linger-ms");
   } catch (const std::exception& e) {
     std::cerr << "coachd: " << e.what() << "\n" << options << "\n";
     return 2;

@@ -105,3 +105,23 @@ BOOST_AUTO_TEST_CASE(coachd_refuses_a_bad_lead_from_the_flag_or_the_environment)
   BOOST_TEST(help.status == 0);
   BOOST_TEST(help.output.find("--reminder-lead-minutes") != std::string::npos, help.output);
 }
+
+BOOST_AUTO_TEST_CASE(coachd_refuses_a_bad_projector_linger_from_the_flag_or_the_environment) {
+  for (const char* bad : {"-1", "101", "soon", "4ms"}) {
+    auto flag = run_coachd("", std::string("--projector-linger-ms ") + bad);
+    BOOST_TEST(flag.status == 2, flag.output);
+    BOOST_TEST(flag.output.find("--projector-linger-ms must be a whole number of milliseconds from 0 to 100") !=
+                   std::string::npos,
+               flag.output);
+    auto env = run_coachd(std::string("COACHD_PROJECTOR_LINGER_MS=") + bad, "");
+    BOOST_TEST(env.status == 2, env.output);
+    BOOST_TEST(env.output.find("COACHD_PROJECTOR_LINGER_MS must be a whole number of milliseconds from 0 to 100") !=
+                   std::string::npos,
+               env.output);
+  }
+  // Good values pass the option checks (coachd then fails only at the unreachable database).
+  auto good = run_coachd("COACHD_PROJECTOR_LINGER_MS=0", "--projector-linger-ms 10");
+  BOOST_TEST(good.status == 1, good.output);
+  BOOST_TEST(good.output.find("linger") == std::string::npos, good.output);
+  BOOST_TEST(gateway::app_config{}.projector_linger.count() == 4);
+}
