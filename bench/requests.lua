@@ -62,6 +62,13 @@ function init(args)
     if line ~= "" then table.insert(all, line) end
   end
   if #all > 0 then skip = skip % #all end
+  -- Too few lines left for every thread to have one (an earlier run on a faster machine sent
+  -- nearly the whole file): start over from the top and report it as a wrap, so the caller says
+  -- that requests were repeated instead of this run failing.
+  if #all - skip < nthreads then
+    skip = 0
+    wrapped = 1
+  end
   local i = 0
   for n, line in ipairs(all) do
     if n > skip then
