@@ -222,7 +222,8 @@ decision decide(const book_session& c, const coach_schedule_state& s) {
   if (c.client_account_id.empty()) {
     return make_error(errc::invalid, "a session needs a client", {"client_account_id"});
   }
-  const std::string title = !c.title.empty() ? c.title : type != nullptr ? type->name : "Session";
+  // Only a title given here is personal; without one the session is called by its type.
+  const std::string type_name = type != nullptr ? type->name : "Session";
   const booking_rules type_rules = type != nullptr ? rules_of(*type) : booking_rules{};
   const availability_rules availability = s.availability ? rules_of(*s.availability) : availability_rules{};
   const std::string location = c.location ? *c.location : type != nullptr ? type->location : std::string();
@@ -243,7 +244,7 @@ decision decide(const book_session& c, const coach_schedule_state& s) {
       return refusal_error(*r);
     }
     return std::vector<domain_event>{session_booked{c.coach_id, c.session_id, c.client_account_id,
-                                                    c.session_type_id, std::nullopt, personal{title}, c.start,
+                                                    c.session_type_id, std::nullopt, personal{c.title}, type_name, c.start,
                                                     c.start + duration, before.count(), after.count(), location,
                                                     c.booked_by, c.at}};
   }
@@ -278,7 +279,7 @@ decision decide(const book_session& c, const coach_schedule_state& s) {
     return refusal_error(*r);
   }
   return std::vector<domain_event>{session_booked{c.coach_id, c.session_id, c.client_account_id, c.session_type_id,
-                                                  c.hold_id, personal{title}, c.start, c.start + rules.duration,
+                                                  c.hold_id, personal{c.title}, type_name, c.start, c.start + rules.duration,
                                                   rules.buffer_before.count(), rules.buffer_after.count(), location,
                                                   c.booked_by, c.at}};
 }

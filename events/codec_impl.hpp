@@ -30,6 +30,30 @@ struct is_optional : std::false_type {};
 template <typename T>
 struct is_optional<std::optional<T>> : std::true_type {};
 
+/// Calls `f` with every personal value of `ev` (an absent optional one is skipped).
+template <typename T, typename F>
+void for_each_personal_field(T& ev, F&& f) {
+  boost::mp11::mp_for_each<boost::describe::describe_members<std::remove_const_t<T>, boost::describe::mod_public>>(
+      [&](auto d) {
+        using M = std::remove_cvref_t<decltype(ev.*d.pointer)>;
+        if constexpr (std::is_same_v<M, personal>) {
+          f(ev.*d.pointer, d.name);
+        } else if constexpr (std::is_same_v<M, std::optional<personal>>) {
+          if (ev.*d.pointer) f(*(ev.*d.pointer), d.name);
+        }
+      });
+}
+
+/// Whether any personal value of `ev` is non-empty: only then does the event need its subject's
+/// key (an event whose personal values are all empty creates no key and is readable after the
+/// subject's erasure as it was written).
+template <typename T>
+bool has_personal_values(const T& ev) {
+  bool any = false;
+  for_each_personal_field(ev, [&](const personal& p, const char*) { any = any || !p.value.empty(); });
+  return any;
+}
+
 template <typename T>
 constexpr bool has_personal_fields() {
   bool any = false;
@@ -58,6 +82,8 @@ boost::json::value write_value(const M& v, const data_key* key, std::string_view
   if constexpr (std::is_same_v<M, std::string>) {
     return boost::json::value(v);
   } else if constexpr (std::is_same_v<M, personal>) {
+    // Nothing personal in an empty value: it is written as it is, and needs no key.
+    if (v.value.empty()) return boost::json::value(boost::json::string());
     return boost::json::value(seal_field(*key, v.value, associated_data(event_id, field)));
   } else if constexpr (std::is_same_v<M, bool>) {
     return boost::json::value(v);
@@ -164,7 +190,9 @@ class basic_event_codec<std::variant<Events...>> {
   template <typename E>
   encoded encode_one(const E& ev, std::string_view event_id) const {
     std::optional<data_key> key;
-    if constexpr (has_personal_fields<E>()) key = keys_.key_for_write(ev.data_subject());
+    if constexpr (has_personal_fields<E>()) {
+      if (has_personal_values(ev)) key = keys_.key_for_write(ev.data_subject());
+    }
     boost::json::object object;
     boost::mp11::mp_for_each<boost::describe::describe_members<E, boost::describe::mod_public>>(
         [&](auto d) {
@@ -243,9 +271,12 @@ class basic_event_codec<std::variant<Events...>> {
   /// Opens every sealed personal field; a subject without a key (erased) yields erased values.
   template <typename E>
   std::string open_personal(E& ev, std::string_view event_id) const {
+    // An empty value was written as it is (see write_value) and opens without a key.
+    if (!has_personal_values(ev)) return {};
     const auto key = keys_.key_for_read(ev.data_subject());
     std::string problem;
     auto open_one = [&](personal& p, const char* name) {
+      if (p.value.empty()) return;
       if (!is_sealed(p.value)) {
         problem = std::string("personal field '") + name + "' is not sealed";
         return;
@@ -262,15 +293,7 @@ class basic_event_codec<std::variant<Events...>> {
       }
       p.value = std::move(*opened);
     };
-    boost::mp11::mp_for_each<boost::describe::describe_members<E, boost::describe::mod_public>>(
-        [&](auto d) {
-          using M = std::remove_cvref_t<decltype(ev.*d.pointer)>;
-          if constexpr (std::is_same_v<M, personal>) {
-            open_one(ev.*d.pointer, d.name);
-          } else if constexpr (std::is_same_v<M, std::optional<personal>>) {
-            if (ev.*d.pointer) open_one(*(ev.*d.pointer), d.name);
-          }
-        });
+    for_each_personal_field(ev, open_one);
     return problem;
   }
 

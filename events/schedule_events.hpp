@@ -78,7 +78,12 @@ struct session_booked {
   std::string client_account_id;
   std::optional<std::string> session_type_id;
   std::optional<std::string> hold_id;  // the hold it consumed
+  /// The coach's own title for this session: free text about the client, so personal (sealed
+  /// with the session's key). Empty when none was given, and then no key is made at all.
   personal title;
+  /// What the session is called when it has no title of its own: its session type's name at
+  /// booking time, or "Session". Not personal (the coach's product name).
+  std::string type_name;
   timestamp start;
   timestamp end;
   std::int64_t buffer_before_minutes = 0;
@@ -86,13 +91,12 @@ struct session_booked {
   std::string location;
   std::string booked_by;  // account id
   timestamp booked_at;
-  /// The title is free text about the client: sealed with the session's own key.
   std::string data_subject() const { return "session:" + session_id; }
   bool operator==(const session_booked&) const = default;
 };
 BOOST_DESCRIBE_STRUCT(session_booked, (),
                       (coach_id, session_id, client_account_id, session_type_id, hold_id, title,
-                       start, end, buffer_before_minutes, buffer_after_minutes, location, booked_by,
+                       type_name, start, end, buffer_before_minutes, buffer_after_minutes, location, booked_by,
                        booked_at))
 
 /// A session moved to a new time; `sequence` counts its changes (the .ics SEQUENCE).
@@ -157,7 +161,8 @@ BOOST_DESCRIBE_STRUCT(session_no_show_marked, (), (coach_id, session_id, marked_
 COACHD_EVENT_META(coachd::availability_set, "AvailabilitySet", 1, "/coachd/schedule")
 COACHD_EVENT_META(coachd::session_type_defined, "SessionTypeDefined", 1, "/coachd/schedule")
 COACHD_EVENT_META(coachd::slot_held, "SlotHeld", 1, "/coachd/schedule")
-COACHD_EVENT_META(coachd::session_booked, "SessionBooked", 1, "/coachd/schedule")
+// Version 2: `title` holds only a title given at booking; `type_name` the name to fall back on.
+COACHD_EVENT_META(coachd::session_booked, "SessionBooked", 2, "/coachd/schedule")
 COACHD_EVENT_META(coachd::session_rescheduled, "SessionRescheduled", 1, "/coachd/schedule")
 COACHD_EVENT_META(coachd::session_cancelled, "SessionCancelled", 1, "/coachd/schedule")
 COACHD_EVENT_META(coachd::session_confirmed, "SessionConfirmed", 1, "/coachd/schedule")

@@ -36,7 +36,18 @@ result<std::string> upcaster_registry::upcast(std::string_view type, int version
 }
 
 const upcaster_registry& default_upcasters() {
-  static const upcaster_registry registry;
+  static const upcaster_registry registry = [] {
+    upcaster_registry r;
+    // SessionBooked 1 → 2. Version 1 sealed a title in every booking: the one given, else the
+    // session type's name, else "Session" (so each booking made a key). Version 2 seals only a
+    // given title and carries the fallback in the plain `type_name`. A version-1 title stays
+    // as it was (sealed, and erased with the session's key); its fallback is the neutral
+    // "Session", which shows only if that title was empty.
+    r.add("SessionBooked", 1, [](boost::json::object& data) {
+      if (!data.contains("type_name")) data["type_name"] = "Session";
+    });
+    return r;
+  }();
   return registry;
 }
 

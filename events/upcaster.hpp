@@ -32,7 +32,7 @@ class upcaster_registry {
   std::map<std::pair<std::string, int>, upcaster, std::less<>> steps_;
 };
 
-/// coachd's own upcasters (every event type is at schema version 1 today, so none yet).
+/// coachd's own upcasters: SessionBooked 1 → 2 (every other event type is at version 1).
 const upcaster_registry& default_upcasters();
 
 }  // namespace coachd

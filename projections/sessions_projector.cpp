@@ -85,7 +85,10 @@ void sessions_projector::apply(pqxx::work& tx, const stored_event&, const domain
     if (e->hold_id) tx.exec_prepared("sessions_drop_hold", *e->hold_id);
     const std::string booked_at = format_rfc3339(e->booked_at);
     booked_.add({e->session_id, e->coach_id, e->client_account_id, e->session_type_id,
-                 e->title.erased ? std::string("(erased)") : e->title.value, format_rfc3339(e->start),
+                 e->title.erased            ? std::string("(erased)")
+                 : e->title.value.empty() ? e->type_name
+                                          : e->title.value,
+                 format_rfc3339(e->start),
                  format_rfc3339(e->end), std::to_string(e->buffer_before_minutes),
                  std::to_string(e->buffer_after_minutes), e->location, std::string("booked"), booked_at, booked_at});
     return;

@@ -119,7 +119,9 @@ BOOST_AUTO_TEST_CASE(a_slot_is_booked_once) {
   BOOST_TEST_REQUIRE(first.ok());
   const auto& booked = std::get<session_booked>(first->at(0));
   BOOST_TEST(format_rfc3339(booked.end) == "2026-06-04T09:00:00.000Z");
-  BOOST_TEST(booked.title.value == "Coaching");
+  // No title was given: nothing personal to seal, the session is called by its type's name.
+  BOOST_TEST(booked.title.value == "");
+  BOOST_TEST(booked.type_name == "Coaching");
   BOOST_TEST(booked.location == "https://meet.example/x");
   apply_all(s, *first);
   expect_error(coach_schedule::decide(client_books("s2", "2026-06-04T08:00:00Z", other), s), errc::conflict, "slot-taken");
@@ -193,6 +195,7 @@ BOOST_AUTO_TEST_CASE(coach_books_directly_but_not_over_a_session) {
   auto d = coach_schedule::decide(direct, s);
   BOOST_TEST_REQUIRE(d.ok());
   BOOST_TEST(std::get<session_booked>(d->at(0)).title.value == "Strategy call");
+  BOOST_TEST(std::get<session_booked>(d->at(0)).type_name == "Session");  // no session type
   apply_all(s, *d);
   direct.session_id = "d2";
   direct.start = at("2026-06-06T18:30:00Z");
@@ -265,7 +268,7 @@ BOOST_AUTO_TEST_CASE(deciding_near_the_slot_gives_the_verdict_of_the_whole_sched
     for (int i = 0; i < sessions; ++i) {
       const auto start = now + minutes{30 * pick(-60 * 48, 60 * 48)};
       const auto id = "h" + std::to_string(i);
-      coach_schedule::evolve(s, session_booked{coach, id, client, type_id, std::nullopt, personal{"x"}, start,
+      coach_schedule::evolve(s, session_booked{coach, id, client, type_id, std::nullopt, personal{"x"}, "Intro", start,
                                                start + minutes{30 * pick(1, 6)}, pick(0, 45), pick(0, 45), "", coach,
                                                now});
       if (pick(0, 9) == 0) {

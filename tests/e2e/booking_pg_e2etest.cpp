@@ -37,6 +37,17 @@ BOOST_AUTO_TEST_CASE(booking_over_http_with_the_postgres_log) {
     auto client = test::sign_in(again.port(), "booker3@example.org", "a long enough secret");
     const auto& first = items[1].as_object();
     BOOST_TEST(!first.at("session_type_id").is_null());
+    // Booked by a client without a title: called by its type, and nothing personal was sealed,
+    // so the session has no key. Titled sessions (the coach's direct booking) have one.
+    BOOST_TEST(first.at("title").as_string() == "Coaching");
+    {
+      pqxx::connection c(db.conninfo());
+      pqxx::nontransaction tx(c);
+      const std::string id(first.at("id").as_string());
+      BOOST_TEST(tx.exec_params1("SELECT count(*) FROM pii_keys WHERE subject = $1", "session:" + id)[0].as<int>() == 0);
+      BOOST_TEST(tx.exec1("SELECT count(*) FROM pii_keys WHERE subject LIKE 'session:%'")[0].as<int>() >= 1);
+      BOOST_TEST(tx.exec1("SELECT count(*) FROM sessions WHERE title = 'Strategy call'")[0].as<int>() == 1);
+    }
     auto rebook = test::http_call(
         again.port(), "POST", "/api/v1/coaches/" + coach.account_id + "/sessions",
         boost::json::serialize(boost::json::object{{"type", first.at("session_type_id")}, {"start", first.at("start")}}),
