@@ -6,6 +6,11 @@
 ///
 /// The projector adds a row where it would have inserted it, and flushes before any other
 /// statement of the batch (so that statements keep the log's order) and in end_batch.
+///
+/// While loading (a rebuild into the emptied read model: every row is new, and a batch's rows
+/// commit with its checkpoint, so none is ever written twice) the rows go in with COPY
+/// instead, which skips the arrays' parsing and the ON CONFLICT probe. A duplicate key then
+/// fails the batch instead of being skipped.
 
 #include <optional>
 #include <pqxx/pqxx>
@@ -25,6 +30,10 @@ class bulk_insert {
   bulk_insert(std::string name, std::string table, std::vector<column> columns, std::string tail = {});
 
   void prepare(pqxx::connection_base& connection) const;
+  /// COPY (true) or INSERT … ON CONFLICT (false, the default) from the next batch on; rows
+  /// gathered so far are dropped.
+  void set_loading(bool loading);
+  bool loading() const { return loading_; }
   /// One row: a value (or NULL) per column, in the order of the columns.
   void add(const std::vector<std::optional<std::string>>& row);
   /// Inserts the gathered rows (if any) in `tx` and forgets them.
@@ -34,9 +43,12 @@ class bulk_insert {
   std::size_t size() const { return rows_; }
 
  private:
-  std::string name_, sql_;
+  std::string name_, sql_, table_;
+  std::vector<std::string> columns_;
   std::vector<std::string> arrays_;  // one array literal per column, being built
+  std::string copy_;  // COPY text rows, being built (while loading)
   std::size_t rows_ = 0;
+  bool loading_ = false;
 };
 
 }  // namespace coachd

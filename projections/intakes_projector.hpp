@@ -17,6 +17,7 @@ class intakes_projector final : public projector {
     return is_one_of<intake_submitted, intake_accepted, intake_declined>(type);
   }
   void begin_batch() override { submitted_.clear(); }
+  void set_loading(bool loading) override { submitted_.set_loading(loading); }
   void end_batch(pqxx::work& tx) override { submitted_.flush(tx); }
 
  private:

@@ -30,6 +30,9 @@ class projector {
   /// a projector that gathers rows for one bulk statement (projections/bulk_insert.hpp) starts
   /// afresh in begin_batch and writes them in end_batch.
   virtual void begin_batch() {}
+  /// Set for a rebuild into the emptied read model (and cleared after it): every row is new,
+  /// so bulk rows may go in with COPY (projections/bulk_insert.hpp).
+  virtual void set_loading(bool loading) { (void)loading; }
   virtual void end_batch(pqxx::work& tx) { (void)tx; }
   /// Whether it reads events of this type (the envelope's `type`). The runner neither decodes
   /// nor applies the others; their offsets still move the checkpoint (lazily: a batch with

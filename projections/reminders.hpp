@@ -52,6 +52,7 @@ class reminders_projector final : public projector {
   /// The dispatcher acts on its rows at once: a lost cancellation could send a reminder.
   bool durable_commits() const override { return true; }
   void begin_batch() override { booked_.clear(); }
+  void set_loading(bool loading) override { booked_.set_loading(loading); }
   void end_batch(pqxx::work& tx) override { booked_.flush(tx); }
 
  private:

@@ -61,6 +61,18 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
   return applied;
 }
 
+void projection_runner::decode_ahead(fetched_batch& batch) const {
+  batch.decoded.clear();
+  batch.decoded.reserve(batch.events.size());
+  for (const auto& stored : batch.events) {
+    if (target_.handles(stored.envelope.type)) {
+      batch.decoded.emplace_back(codec_.decode(stored.envelope));
+    } else {
+      batch.decoded.emplace_back(std::nullopt);
+    }
+  }
+}
+
 std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::connection_base& connection) {
   const auto& events = batch.events;
   if (events.empty()) {
@@ -80,14 +92,23 @@ std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::con
   if (applies || std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
     pqxx::work tx(connection);
     target_.begin_batch();
-    for (const auto& stored : events) {
+    const bool ahead = batch.decoded.size() == events.size();
+    std::optional<result<domain_event>> here;
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& stored = events[i];
       if (!target_.handles(stored.envelope.type)) continue;
-      auto decoded = codec_.decode(stored.envelope);
-      if (!decoded) {
-        throw std::runtime_error("cannot decode partition " + std::to_string(stored.partition) + " offset " +
-                                 std::to_string(stored.offset) + ": " + decoded.err().detail);
+      const result<domain_event>* decoded = nullptr;
+      if (ahead && batch.decoded[i]) {
+        decoded = &*batch.decoded[i];
+      } else {
+        here.emplace(codec_.decode(stored.envelope));
+        decoded = &*here;
       }
-      target_.apply(tx, stored, decoded.value());
+      if (!*decoded) {
+        throw std::runtime_error("cannot decode partition " + std::to_string(stored.partition) + " offset " +
+                                 std::to_string(stored.offset) + ": " + decoded->err().detail);
+      }
+      target_.apply(tx, stored, decoded->value());
     }
     target_.end_batch(tx);
     write_checkpoints(tx);
@@ -187,6 +208,15 @@ std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t,
   // Emptied under the lock: a rebuild refused because coachd runs the projector touches nothing.
   empty_read_model(connection, target_, log_.partitions());
   for (int p = 0; p < log_.partitions(); ++p) positions_[p] = 0;
+  // Into empty tables, under the projector's lock, each batch's rows committing with its
+  // checkpoint: no row is written twice, so bulk rows may be COPYed.
+  struct loading_scope {
+    projector& target;
+    explicit loading_scope(projector& t) : target(t) { target.set_loading(true); }
+    ~loading_scope() { target.set_loading(false); }
+    loading_scope(const loading_scope&) = delete;
+    loading_scope& operator=(const loading_scope&) = delete;
+  } loading(target_);
   return catch_up_locked(connection, progress);
 }
 
@@ -226,6 +256,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
         if (at_end) break;
         auto batch = fetch(*reader);
         if (batch.events.empty()) continue;
+        decode_ahead(batch);
         std::unique_lock lock(m);
         cv.wait(lock, [&] { return ready.size() < 2 || abandoned; });
         if (abandoned) break;

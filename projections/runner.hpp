@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,8 +78,14 @@ class projection_runner {
   struct fetched_batch {
     std::vector<stored_event> events;
     std::vector<std::int64_t> positions;  // by partition
+    /// Filled by decode_ahead (else empty): per event, its decoding when the projector handles
+    /// its type, nullopt when not.
+    std::vector<std::optional<result<domain_event>>> decoded;
   };
   fetched_batch fetch(log_reader& reader);
+  /// Decodes the batch's events the projector handles, so that a catch-up's read-ahead thread
+  /// does it while the previous batch is being written.
+  void decode_ahead(fetched_batch& batch) const;
   std::size_t process_batch(log_reader& reader, pqxx::connection_base& connection);
   std::size_t apply_batch(const fetched_batch& batch, pqxx::connection_base& connection);
   void prepare_connection(pqxx::connection_base& connection);

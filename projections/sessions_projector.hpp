@@ -21,6 +21,7 @@ class sessions_projector final : public projector {
                      session_cancelled, session_confirmed, session_completed, session_no_show_marked>(type);
   }
   void begin_batch() override { booked_.clear(); }
+  void set_loading(bool loading) override { booked_.set_loading(loading); }
   void end_batch(pqxx::work& tx) override { booked_.flush(tx); }
 
  private:
