@@ -280,6 +280,10 @@ def cmd_report(dirname, out, meta_file):
               f"{fmt(rep.get('events'))} events in {rep.get('seconds')} s")
         print(f"{'5 raw COPY of the same rows: rows/s':<46} {fmt(rep.get('copy_rows_per_s'), ' /s'):>14}   "
               f"{fmt(rep.get('rows'))} rows in {rep.get('copy_seconds')} s")
+        if rep.get("copy_late_indexes_rows_per_s"):
+            print(f"{'5 — COPY, query indexes built after: rows/s':<46} "
+                  f"{fmt(rep.get('copy_late_indexes_rows_per_s'), ' /s'):>14}   "
+                  f"{fmt(rep.get('rows'))} rows in {rep.get('copy_late_indexes_seconds')} s")
     for name in ("cold_small", "cold_full"):
         cs = get(name)
         if cs:

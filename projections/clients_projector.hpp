@@ -9,6 +9,9 @@ class clients_projector final : public projector {
  public:
   std::string name() const override { return "clients"; }
   std::vector<std::string> tables() const override { return {"clients"}; }
+  std::vector<std::string> query_only_indexes() const override {
+    return {"clients_by_coach", "clients_by_account"};
+  }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
   bool handles(std::string_view type) const override {

@@ -11,7 +11,12 @@ namespace coachd {
 class identity_projector final : public projector {
  public:
   std::string name() const override { return "identity"; }
-  std::vector<std::string> tables() const override { return {"account_credentials", "audit_events"}; }
+  std::vector<std::string> tables() const override {
+    return {"account_credentials", "audit_events"};
+  }
+  std::vector<std::string> query_only_indexes() const override {
+    return {"audit_events_by_time", "audit_events_by_account", "audit_events_by_type"};
+  }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
   bool handles(std::string_view type) const override {

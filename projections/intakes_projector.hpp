@@ -11,6 +11,9 @@ class intakes_projector final : public projector {
   intakes_projector();
   std::string name() const override { return "intakes"; }
   std::vector<std::string> tables() const override { return {"intakes"}; }
+  std::vector<std::string> query_only_indexes() const override {
+    return {"intakes_by_coach_status", "intakes_by_coach"};
+  }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
   bool handles(std::string_view type) const override {

@@ -20,12 +20,15 @@ class projector {
   virtual std::string name() const = 0;
   /// Tables whose rows it owns: emptied when it is rebuilt from offset 0.
   virtual std::vector<std::string> tables() const = 0;
+  /// Indexes of those tables that only queries read (never apply's own statements, and never a
+  /// unique index, which ON CONFLICT and lookups need): a rebuild drops them while it loads the
+  /// emptied tables and builds each once from the loaded rows at the end.
+  virtual std::vector<std::string> query_only_indexes() const { return {}; }
   /// Prepares its statements on a fresh connection.
   virtual void prepare(pqxx::connection_base& connection) { (void)connection; }
   /// Applies one event. Throwing aborts the whole batch (nothing of it, nor the checkpoint,
   /// is committed) and the runner retries it.
-  virtual void apply(pqxx::work& tx, const stored_event& stored,
-                     const domain_event& event) = 0;
+  virtual void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) = 0;
   /// Around each batch's applies (end_batch inside its transaction, before the checkpoint):
   /// a projector that gathers rows for one bulk statement (projections/bulk_insert.hpp) starts
   /// afresh in begin_batch and writes them in end_batch.

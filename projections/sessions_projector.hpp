@@ -14,11 +14,16 @@ class sessions_projector final : public projector {
   std::vector<std::string> tables() const override {
     return {"schedule_availability", "session_types", "slot_holds", "sessions"};
   }
+  /// Not slot_holds_by_coach: pruning a coach's expired holds reads it.
+  std::vector<std::string> query_only_indexes() const override {
+    return {"session_types_by_coach", "sessions_by_coach", "sessions_by_client"};
+  }
   void prepare(pqxx::connection_base& connection) override;
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override;
   bool handles(std::string_view type) const override {
-    return is_one_of<availability_set, session_type_defined, slot_held, session_booked, session_rescheduled,
-                     session_cancelled, session_confirmed, session_completed, session_no_show_marked>(type);
+    return is_one_of<availability_set, session_type_defined, slot_held, session_booked,
+                     session_rescheduled, session_cancelled, session_confirmed, session_completed,
+                     session_no_show_marked>(type);
   }
   void begin_batch() override { booked_.clear(); }
   void set_loading(bool loading) override { booked_.set_loading(loading); }

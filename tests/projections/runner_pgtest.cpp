@@ -34,6 +34,7 @@ int main(int argc, char* argv[]) {
 #include <pqxx/pqxx>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <utility>
@@ -751,6 +752,154 @@ BOOST_AUTO_TEST_CASE(a_rebuild_copies_exactly_the_rows_the_live_inserts_wrote) {
                             personal{"g"}, personal{"m"}, submitted_at}}});
   BOOST_TEST(runner.catch_up() == 1u);
   BOOST_TEST(table() == inserted, boost::test_tools::per_element());
+}
+
+namespace {
+
+/// The intakes projector, refusing one event while `failing` is set: a rebuild that dies half-way.
+class failing_intakes final : public projector {
+ public:
+  std::atomic<bool> failing{true};
+  std::int64_t fail_partition = 0;
+  std::int64_t fail_offset = 0;
+
+  std::string name() const override { return inner_.name(); }
+  std::vector<std::string> tables() const override { return inner_.tables(); }
+  std::vector<std::string> query_only_indexes() const override {
+    return inner_.query_only_indexes();
+  }
+  void prepare(pqxx::connection_base& connection) override { inner_.prepare(connection); }
+  bool handles(std::string_view type) const override { return inner_.handles(type); }
+  void begin_batch() override { inner_.begin_batch(); }
+  void set_loading(bool loading) override { inner_.set_loading(loading); }
+  void end_batch(pqxx::work& tx) override { inner_.end_batch(tx); }
+  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override {
+    if (failing && stored.partition == fail_partition && stored.offset == fail_offset) {
+      throw std::runtime_error("projector refuses offset " + std::to_string(fail_offset));
+    }
+    inner_.apply(tx, stored, event);
+  }
+
+ private:
+  intakes_projector inner_;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(
+    a_rebuild_builds_the_query_indexes_at_its_end_and_a_failed_one_leaves_them_to_the_next_start) {
+  constexpr int n = 200;
+  append_submitted(n);
+  const auto ends = end_offsets();
+  const auto indexes = [&] {
+    pqxx::connection c(db.conninfo());
+    pqxx::work tx(c);
+    std::vector<std::string> rows;
+    for (const auto& r :
+         tx.exec("SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE tablename = 'intakes' "
+                 "ORDER BY indexname")) {
+      rows.push_back(r[0].c_str());
+    }
+    return rows;
+  };
+  const auto before = indexes();
+  BOOST_REQUIRE(before.size() == 3u);  // the primary key and the two query indexes
+  const auto deferred = [&] { return count("SELECT count(*) FROM projection_deferred_indexes"); };
+
+  failing_intakes flaky;
+  flaky.fail_partition =
+      static_cast<int>(std::max_element(ends.begin(), ends.end()) - ends.begin());
+  flaky.fail_offset = 25;  // in the third batch of 10 of that partition
+  runner_options options;
+  options.max_batch = 10;
+  options.poll_wait = 50ms;
+  options.retry_backoff = 20ms;
+
+  // A successful rebuild ends with the same indexes, built from the loaded rows, and nothing left
+  // deferred.
+  {
+    flaky.failing = false;
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_TEST(runner.rebuild() == static_cast<std::uint64_t>(n));
+    BOOST_TEST(indexes() == before, boost::test_tools::per_element());
+    BOOST_TEST(deferred() == 0);
+    BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+    // The planner reads the rebuilt table through them.
+    BOOST_TEST(count("SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'intakes' AND "
+                     "last_analyze IS NOT NULL") == 1);
+  }
+
+  // A rebuild that dies half-way: its rows so far are committed with their checkpoints, the query
+  // indexes are gone and recorded.
+  flaky.failing = true;
+  {
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
+  }
+  BOOST_TEST(indexes().size() == 1u);
+  BOOST_TEST(deferred() == 2);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") < n);
+
+  // A second rebuild that dies too keeps them recorded (they no longer exist to be dropped).
+  {
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
+  }
+  BOOST_TEST(deferred() == 2);
+
+  // The projector's next start (coachd's background runner) builds them before it applies
+  // anything, and then finishes the model.
+  flaky.failing = false;
+  {
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    runner.start();
+    const auto deadline = std::chrono::steady_clock::now() + liveness_bound;
+    for (int p = 0; p < partitions; ++p) {
+      if (ends[static_cast<std::size_t>(p)] == 0) continue;
+      BOOST_REQUIRE(runner.wait_past(p, ends[static_cast<std::size_t>(p)] - 1, deadline));
+    }
+    runner.stop();
+  }
+  BOOST_TEST(indexes() == before, boost::test_tools::per_element());
+  BOOST_TEST(deferred() == 0);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+
+  // catch_up (coachctl's) builds them too.
+  flaky.failing = true;
+  {
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
+  }
+  BOOST_TEST(deferred() == 2);
+  flaky.failing = false;
+  {
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_TEST(runner.catch_up() > 0u);
+  }
+  BOOST_TEST(indexes() == before, boost::test_tools::per_element());
+  BOOST_TEST(deferred() == 0);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+}
+
+/// A projector that names a unique index as query-only is refused before anything is dropped.
+class unique_index_claimer final : public projector {
+ public:
+  std::string name() const override { return "intakes"; }
+  std::vector<std::string> tables() const override { return {"intakes"}; }
+  std::vector<std::string> query_only_indexes() const override { return {"intakes_pkey"}; }
+  void apply(pqxx::work&, const stored_event&, const domain_event&) override {}
+};
+
+BOOST_AUTO_TEST_CASE(a_unique_index_is_never_dropped_for_a_rebuild) {
+  append_submitted(5);
+  intakes_projector intakes;
+  projection_runner(log, codec, db.conninfo(), intakes).catch_up();
+  unique_index_claimer claimer;
+  projection_runner runner(log, codec, db.conninfo(), claimer);
+  BOOST_CHECK_THROW(runner.rebuild(), std::logic_error);
+  BOOST_TEST(count("SELECT count(*) FROM pg_indexes WHERE indexname = 'intakes_pkey'") == 1);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == 5);  // the failed transaction emptied nothing
+  BOOST_TEST(count("SELECT count(*) FROM projection_deferred_indexes") == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
