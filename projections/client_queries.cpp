@@ -12,6 +12,7 @@ constexpr const char* columns =
     "intake_id::text";
 
 constexpr std::string_view list_statement = "clients_list";
+constexpr std::string_view list_after_statement = "clients_list_after";
 constexpr std::string_view find_statement = "clients_find";
 
 std::optional<std::string> optional_text(const pg_field& f) {
@@ -42,11 +43,15 @@ std::string client_display_name(const std::string& name, const std::string& emai
 
 std::vector<pg_statement> client_statements() {
   const std::string cols = columns;
+  // A first page and a later one are two statements (see intake_queries.cpp: a cached generic
+  // plan keeps a "$n IS NULL OR …" filter, and then a later page walks the coach's clients from
+  // the first one).
   return {{std::string(list_statement),
+           "SELECT " + cols + " FROM clients WHERE coach_id = $1 ORDER BY clients.created_at, clients.client_id LIMIT $2"},
+          {std::string(list_after_statement),
            "SELECT " + cols +
-               " FROM clients WHERE coach_id = $1 "
-               "AND ($2::timestamptz IS NULL OR (created_at, client_id) > ($2::timestamptz, $3::uuid)) "
-               "ORDER BY created_at, client_id LIMIT $4"},
+               " FROM clients WHERE coach_id = $1 AND (created_at, client_id) > ($2::timestamptz, $3::uuid) "
+               "ORDER BY clients.created_at, clients.client_id LIMIT $4"},
           {std::string(find_statement), "SELECT " + cols + " FROM clients WHERE coach_id = $1 AND client_id = $2"}};
 }
 
@@ -54,8 +59,15 @@ boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db
                                                                std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
   if (!start) co_return start.err();
-  pg_params params{std::move(coach_id), start->after_time, start->after_id, std::to_string(limit + 1)};
-  auto read = read_page<client_view>(db, list_statement, std::move(params), limit, to_view,
+  const bool after = start->after_time.has_value();
+  pg_params params{std::move(coach_id)};
+  if (after) {
+    params.push_back(start->after_time);
+    params.push_back(start->after_id);
+  }
+  params.push_back(std::to_string(limit + 1));
+  auto read = read_page<client_view>(db, after ? list_after_statement : list_statement, std::move(params), limit,
+                                     to_view,
                                      [](const client_view& v) { return std::make_pair(v.created_at, v.client_id); });
   co_return co_await std::move(read);
 }

@@ -12,7 +12,16 @@ constexpr const char* columns =
     "client_id::text, "
     "to_char(decided_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 
-constexpr std::string_view list_statement = "intakes_list";
+// One statement per shape of the list (status filter or not, first page or a later one), with no
+// "$n IS NULL OR …" in it: PostgreSQL keeps a generic plan for a prepared statement after five
+// runs, and a generic plan keeps every such filter. The catch-all statement's cached plan read all
+// of a coach's intakes and sorted them for each page (a bitmap scan chosen while the coach had few
+// rows); each of these walks intakes_by_coach or intakes_by_coach_status in order and stops.
+// ORDER BY names the table's columns: a bare intake_id would be the output column
+// intake_id::text, which no index holds, and every page would sort all of the coach's rows.
+std::string list_statement_name(bool status, bool after) {
+  return std::string("intakes_list") + (status ? "_status" : "") + (after ? "_after" : "");
+}
 constexpr std::string_view find_statement = "intakes_find";
 
 std::optional<std::string> optional_text(const pg_field& f) {
@@ -31,13 +40,24 @@ intake_view to_view(const pg_row& r) {
 
 std::vector<pg_statement> intake_statements() {
   const std::string cols = columns;
-  // Status filter: NULL means all. The (submitted_at, intake_id) pair orders and pages.
-  return {{std::string(list_statement),
-           "SELECT " + cols +
-               " FROM intakes WHERE coach_id = $1 AND ($2::text IS NULL OR status = $2) "
-               "AND ($3::timestamptz IS NULL OR (submitted_at, intake_id) < ($3::timestamptz, $4::uuid)) "
-               "ORDER BY submitted_at DESC, intake_id DESC LIMIT $5"},
-          {std::string(find_statement), "SELECT " + cols + " FROM intakes WHERE coach_id = $1 AND intake_id = $2"}};
+  std::vector<pg_statement> out;
+  for (const bool status : {false, true}) {
+    for (const bool after : {false, true}) {
+      int n = 1;
+      std::string where = "coach_id = $1";
+      if (status) where += " AND status = $" + std::to_string(++n);
+      if (after) {
+        where += " AND (submitted_at, intake_id) < ($" + std::to_string(n + 1) + "::timestamptz, $" +
+                 std::to_string(n + 2) + "::uuid)";
+        n += 2;
+      }
+      out.push_back({list_statement_name(status, after),
+                     "SELECT " + cols + " FROM intakes WHERE " + where +
+                         " ORDER BY intakes.submitted_at DESC, intakes.intake_id DESC LIMIT $" + std::to_string(n + 1)});
+    }
+  }
+  out.push_back({std::string(find_statement), "SELECT " + cols + " FROM intakes WHERE coach_id = $1 AND intake_id = $2"});
+  return out;
 }
 
 boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db, std::string coach_id,
@@ -45,9 +65,16 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
                                                                std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
   if (!start) co_return start.err();
-  pg_params params{std::move(coach_id), std::move(status), start->after_time, start->after_id,
-                   std::to_string(limit + 1)};
-  auto read = read_page<intake_view>(db, list_statement, std::move(params), limit, to_view,
+  const bool after = start->after_time.has_value();
+  const std::string statement = list_statement_name(status.has_value(), after);
+  pg_params params{std::move(coach_id)};
+  if (status) params.push_back(std::move(status));
+  if (after) {
+    params.push_back(start->after_time);
+    params.push_back(start->after_id);
+  }
+  params.push_back(std::to_string(limit + 1));
+  auto read = read_page<intake_view>(db, statement, std::move(params), limit, to_view,
                                      [](const intake_view& v) { return std::make_pair(v.submitted_at, v.intake_id); });
   co_return co_await std::move(read);
 }

@@ -88,23 +88,27 @@ std::string millis_text(timestamp t) { return format_rfc3339(t); }
 
 std::vector<pg_statement> session_read_statements() {
   std::vector<pg_statement> out{{"sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1"}};
+  // A first page and a later one are two statements (see intake_queries.cpp: a cached generic
+  // plan keeps a "$n IS NULL OR …" filter). $2 is the request's now; the cancelled list only
+  // types it.
+  struct list_view {
+    const char* name;
+    const char* where;
+    const char* before_or_after;  // the cursor's comparison
+    const char* order;
+  };
+  const list_view views[] = {
+      {"upcoming", "status <> 'cancelled' AND end_at >= $2", ">", "sessions.start_at, sessions.session_id"},
+      {"past", "status <> 'cancelled' AND end_at < $2", "<", "sessions.start_at DESC, sessions.session_id DESC"},
+      {"cancelled", "status = 'cancelled' AND $2::timestamptz IS NOT NULL", "<", "sessions.start_at DESC, sessions.session_id DESC"}};
   for (const std::string who : {"coach_id", "client_account_id"}) {
     const std::string base = "SELECT " + session_columns() + " FROM sessions WHERE " + who + " = $1 AND ";
-    out.push_back({"sessions_list_" + who + "_upcoming",
-                   base +
-                       "status <> 'cancelled' AND end_at >= $2 AND ($3::timestamptz IS NULL OR "
-                       "(start_at, session_id) > ($3::timestamptz, $4::uuid)) ORDER BY start_at, "
-                       "session_id LIMIT $5"});
-    out.push_back({"sessions_list_" + who + "_past",
-                   base +
-                       "status <> 'cancelled' AND end_at < $2 AND ($3::timestamptz IS NULL OR "
-                       "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
-                       "session_id DESC LIMIT $5"});
-    out.push_back({"sessions_list_" + who + "_cancelled",
-                   base +
-                       "status = 'cancelled' AND $2::timestamptz IS NOT NULL AND ($3::timestamptz IS NULL OR "
-                       "(start_at, session_id) < ($3::timestamptz, $4::uuid)) ORDER BY start_at DESC, "
-                       "session_id DESC LIMIT $5"});
+    for (const auto& v : views) {
+      const std::string name = "sessions_list_" + who + "_" + v.name;
+      out.push_back({name, base + v.where + " ORDER BY " + v.order + " LIMIT $3"});
+      out.push_back({name + "_after", base + v.where + " AND (start_at, session_id) " + v.before_or_after +
+                                          " ($3::timestamptz, $4::uuid) ORDER BY " + v.order + " LIMIT $5"});
+    }
   }
   return out;
 }
@@ -119,7 +123,7 @@ void prepare_session_queries(pqxx::connection_base& c) {
             "FROM schedule_availability WHERE coach_id = $1");
   c.prepare("session_types_list",
             std::string("SELECT ") + type_columns +
-                " FROM session_types WHERE coach_id = $1 ORDER BY name, session_type_id");
+                " FROM session_types WHERE coach_id = $1 ORDER BY session_types.name, session_types.session_type_id");
   c.prepare("session_types_find",
             std::string("SELECT ") + type_columns +
                 " FROM session_types WHERE coach_id = $1 AND session_type_id = $2");
@@ -200,10 +204,15 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
                                                                  std::optional<std::string> cursor, int limit) {
   auto start = start_of_page(cursor);
   if (!start) co_return start.err();
-  const std::string statement =
-      std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") + "_" + view;
-  pg_params params{std::move(account_id), millis_text(now), start->after_time, start->after_id,
-                   std::to_string(limit + 1)};
+  const bool after = start->after_time.has_value();
+  const std::string statement = std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") +
+                                "_" + view + (after ? "_after" : "");
+  pg_params params{std::move(account_id), millis_text(now)};
+  if (after) {
+    params.push_back(start->after_time);
+    params.push_back(start->after_id);
+  }
+  params.push_back(std::to_string(limit + 1));
   auto read = read_page<session_view>(db, statement, std::move(params), limit, to_session,
                                       [](const session_view& v) { return std::make_pair(v.start_at, v.session_id); });
   co_return co_await std::move(read);
