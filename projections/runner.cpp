@@ -225,6 +225,23 @@ void lock_or_refuse(pqxx::connection_base& connection, const std::string& name) 
   }
 }
 
+// Gives the projector's lock back before the connection closes: a closed connection's backend
+// lets go of its locks only when it has finished exiting, so whoever runs the projector next
+// (coachd started right after `coachctl projections rebuild`) could find it still held.
+struct projector_lock_release {
+  pqxx::connection_base& connection;
+  std::string name;
+  ~projector_lock_release() {
+    try {
+      if (!connection.is_open()) return;
+      pqxx::nontransaction tx(connection);
+      tx.exec_params("SELECT pg_advisory_unlock(740615002, hashtext($1))", name);
+    } catch (...) {
+      // The connection broke: its backend ends and the lock goes with it.
+    }
+  }
+};
+
 }  // namespace
 
 void projection_runner::prepare_connection(pqxx::connection_base& connection) {
@@ -245,6 +262,7 @@ void projection_runner::prepare_connection(pqxx::connection_base& connection) {
 std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   pqxx::connection connection(conninfo_);
   lock_or_refuse(connection, target_.name());
+  const projector_lock_release release{connection, target_.name()};
   // Emptied under the lock: a rebuild refused because coachd runs the projector touches nothing.
   empty_read_model(connection, target_, log_.partitions(), /*defer_indexes=*/true);
   for (int p = 0; p < log_.partitions(); ++p) positions_[p] = 0;
@@ -265,6 +283,7 @@ std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t,
 std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   pqxx::connection connection(conninfo_);
   lock_or_refuse(connection, target_.name());
+  const projector_lock_release release{connection, target_.name()};
   build_deferred_indexes(connection, target_);
   return catch_up_locked(connection, progress);
 }
@@ -363,6 +382,7 @@ void projection_runner::run() {
       if (!try_lock_projector(connection, target_.name())) {
         throw std::runtime_error("another process runs this projector; waiting for it to stop");
       }
+      const projector_lock_release release{connection, target_.name()};
       build_deferred_indexes(connection, target_);
       // Positions may have moved while another process held the projector.
       load_checkpoints();
@@ -407,6 +427,7 @@ std::string projection_runner::last_error() const {
 void projection_runner::reset(const std::string& conninfo, projector& target, int partitions) {
   pqxx::connection connection(conninfo);
   lock_or_refuse(connection, target.name());
+  const projector_lock_release release{connection, target.name()};
   empty_read_model(connection, target, partitions, /*defer_indexes=*/false);
 }
 

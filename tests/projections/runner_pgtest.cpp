@@ -819,6 +819,7 @@ BOOST_AUTO_TEST_CASE(
   // deferred.
   {
     flaky.failing = false;
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_TEST(runner.rebuild() == static_cast<std::uint64_t>(n));
     BOOST_TEST(indexes() == before, boost::test_tools::per_element());
@@ -833,6 +834,7 @@ BOOST_AUTO_TEST_CASE(
   // indexes are gone and recorded.
   flaky.failing = true;
   {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
   }
@@ -842,6 +844,7 @@ BOOST_AUTO_TEST_CASE(
 
   // A second rebuild that dies too keeps them recorded (they no longer exist to be dropped).
   {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
   }
@@ -851,6 +854,7 @@ BOOST_AUTO_TEST_CASE(
   // anything, and then finishes the model.
   flaky.failing = false;
   {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     runner.start();
     const auto deadline = std::chrono::steady_clock::now() + liveness_bound;
@@ -867,12 +871,14 @@ BOOST_AUTO_TEST_CASE(
   // catch_up (coachctl's) builds them too.
   flaky.failing = true;
   {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
   }
   BOOST_TEST(deferred() == 2);
   flaky.failing = false;
   {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_TEST(runner.catch_up() > 0u);
   }
@@ -895,6 +901,7 @@ BOOST_AUTO_TEST_CASE(a_unique_index_is_never_dropped_for_a_rebuild) {
   intakes_projector intakes;
   projection_runner(log, codec, db.conninfo(), intakes).catch_up();
   unique_index_claimer claimer;
+  wait_for_advisory_locks_released();  // the catch-up's backend may still be ending
   projection_runner runner(log, codec, db.conninfo(), claimer);
   BOOST_CHECK_THROW(runner.rebuild(), std::logic_error);
   BOOST_TEST(count("SELECT count(*) FROM pg_indexes WHERE indexname = 'intakes_pkey'") == 1);
