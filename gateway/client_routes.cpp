@@ -4,6 +4,7 @@
 
 #include "gateway/auth.hpp"
 #include "gateway/command_bridge.hpp"
+#include "gateway/json_writer.hpp"
 #include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
@@ -17,17 +18,21 @@ using boost::asio::awaitable;
 
 namespace {
 
-json::object client_json(const client_view& v, bool full) {
-  json::object o{{"id", v.client_id}, {"display_name", v.display_name}, {"name", v.name},
-                 {"email", v.email},  {"created_at", v.created_at}};
+void write_client(json_writer& w, const client_view& v, bool full) {
+  w.begin_object()
+      .member("id", v.client_id)
+      .member("display_name", v.display_name)
+      .member("name", v.name)
+      .member("email", v.email)
+      .member("created_at", v.created_at);
   if (full) {
-    o["coach_id"] = v.coach_id;
-    o["account_id"] = v.account_id;
-    o["phone"] = v.phone ? json::value(*v.phone) : json::value(nullptr);
-    o["goals"] = v.goals;
-    o["intake_id"] = v.intake_id ? json::value(*v.intake_id) : json::value(nullptr);
+    w.member("coach_id", v.coach_id)
+        .member("account_id", v.account_id)
+        .member("phone", v.phone)
+        .member("goals", v.goals)
+        .member("intake_id", v.intake_id);
   }
-  return o;
+  w.end_object();
 }
 
 }  // namespace
@@ -45,11 +50,11 @@ void add_client_routes(router& r, services& s) {
           auto listing = list_clients(*s.reads, coach_id, cursor, *limit);
           auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
-          json::array items;
-          for (const auto& v : listed->items) items.push_back(client_json(v, false));
-          json::object body{{"items", std::move(items)}};
-          body["next_cursor"] = listed->next_cursor ? json::value(*listed->next_cursor) : json::value(nullptr);
-          co_return json_response(http::status::ok, json::value(std::move(body)), ctx.req);
+          json_writer w(512 + 256 * listed->items.size());
+          w.begin_object().key("items").begin_array();
+          for (const auto& v : listed->items) write_client(w, v, false);
+          w.end_array().member("next_cursor", listed->next_cursor).end_object();
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 
   r.add({http::verb::get, "/api/v1/clients/{id}", "getClient", "One of the coach's clients, with profile",
@@ -67,7 +72,9 @@ void add_client_routes(router& r, services& s) {
             co_return problem_response(make_error(errc::not_found, "client '" + client_id + "' does not exist"),
                                        ctx.req);
           }
-          co_return json_response(http::status::ok, json::value(client_json(*found, true)), ctx.req);
+          json_writer w;
+          write_client(w, *found, true);
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 }
 

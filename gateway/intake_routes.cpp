@@ -5,6 +5,7 @@
 #include "gateway/auth.hpp"
 #include "gateway/command_bridge.hpp"
 #include "gateway/json_input.hpp"
+#include "gateway/json_writer.hpp"
 #include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
@@ -18,15 +19,21 @@ using boost::asio::awaitable;
 
 namespace {
 
-json::object intake_json(const intake_view& v) {
-  json::object o{{"id", v.intake_id},      {"coach_id", v.coach_id}, {"status", v.status},
-                 {"name", v.name},         {"email", v.email},       {"goals", v.goals},
-                 {"message", v.message},   {"submitted_at", v.submitted_at}};
-  o["phone"] = v.phone ? json::value(*v.phone) : json::value(nullptr);
-  o["notes"] = v.notes ? json::value(*v.notes) : json::value(nullptr);
-  o["client_id"] = v.client_id ? json::value(*v.client_id) : json::value(nullptr);
-  o["decided_at"] = v.decided_at ? json::value(*v.decided_at) : json::value(nullptr);
-  return o;
+void write_intake(json_writer& w, const intake_view& v) {
+  w.begin_object()
+      .member("id", v.intake_id)
+      .member("coach_id", v.coach_id)
+      .member("status", v.status)
+      .member("name", v.name)
+      .member("email", v.email)
+      .member("goals", v.goals)
+      .member("message", v.message)
+      .member("submitted_at", v.submitted_at)
+      .member("phone", v.phone)
+      .member("notes", v.notes)
+      .member("client_id", v.client_id)
+      .member("decided_at", v.decided_at)
+      .end_object();
 }
 
 
@@ -119,11 +126,11 @@ void add_intake_routes(router& r, services& s) {
           auto listing = list_intakes(*s.reads, coach_id, status, cursor, *limit);
           auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
-          json::array items;
-          for (const auto& v : listed->items) items.push_back(intake_json(v));
-          json::object body{{"items", std::move(items)}};
-          body["next_cursor"] = listed->next_cursor ? json::value(*listed->next_cursor) : json::value(nullptr);
-          co_return json_response(http::status::ok, json::value(std::move(body)), ctx.req);
+          json_writer w(512 + 512 * listed->items.size());
+          w.begin_object().key("items").begin_array();
+          for (const auto& v : listed->items) write_intake(w, v);
+          w.end_array().member("next_cursor", listed->next_cursor).end_object();
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 
   r.add({http::verb::get, "/api/v1/intakes/{id}", "getIntake", "One of the coach's intakes", access::coach, false},
@@ -138,7 +145,9 @@ void add_intake_routes(router& r, services& s) {
             co_return problem_response(make_error(errc::not_found, "intake '" + intake_id + "' does not exist"),
                                        ctx.req);
           }
-          co_return json_response(http::status::ok, json::value(intake_json(*found)), ctx.req);
+          json_writer w;
+          write_intake(w, *found);
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 
   r.add({http::verb::post, "/api/v1/intakes/{id}/accept", "acceptIntake",
