@@ -538,27 +538,35 @@ BOOST_AUTO_TEST_CASE(events_a_projector_does_not_read_move_its_checkpoint_withou
 
 namespace {
 
-/// A row_projector that throws on one event while `failing` is set, after the rows of the
-/// events before it in the batch were inserted.
-class failing_projector final : public projector {
+/// A projector (Inner, every call forwarded) that throws on one event while `failing` is set,
+/// after the rows of the events before it in the batch were written.
+template <typename Inner>
+class failing_on final : public projector {
  public:
   std::atomic<bool> failing{true};
   std::int64_t fail_partition = 0;
   std::int64_t fail_offset = 0;
 
-  std::string name() const override { return rows_.name(); }
-  std::vector<std::string> tables() const override { return rows_.tables(); }
-  void prepare(pqxx::connection_base& connection) override { rows_.prepare(connection); }
+  std::string name() const override { return inner_.name(); }
+  std::vector<std::string> tables() const override { return inner_.tables(); }
+  std::vector<std::string> query_only_indexes() const override { return inner_.query_only_indexes(); }
+  void prepare(pqxx::connection_base& connection) override { inner_.prepare(connection); }
+  bool handles(std::string_view type) const override { return inner_.handles(type); }
+  void begin_batch() override { inner_.begin_batch(); }
+  void set_loading(bool loading) override { inner_.set_loading(loading); }
+  void end_batch(pqxx::work& tx) override { inner_.end_batch(tx); }
   void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override {
     if (failing && stored.partition == fail_partition && stored.offset == fail_offset) {
       throw std::runtime_error("projector refuses offset " + std::to_string(fail_offset));
     }
-    rows_.apply(tx, stored, event);
+    inner_.apply(tx, stored, event);
   }
 
  private:
-  row_projector rows_;
+  Inner inner_;
 };
+
+using failing_projector = failing_on<row_projector>;
 
 }  // namespace
 
@@ -754,37 +762,8 @@ BOOST_AUTO_TEST_CASE(a_rebuild_copies_exactly_the_rows_the_live_inserts_wrote) {
   BOOST_TEST(table() == inserted, boost::test_tools::per_element());
 }
 
-namespace {
-
 /// The intakes projector, refusing one event while `failing` is set: a rebuild that dies half-way.
-class failing_intakes final : public projector {
- public:
-  std::atomic<bool> failing{true};
-  std::int64_t fail_partition = 0;
-  std::int64_t fail_offset = 0;
-
-  std::string name() const override { return inner_.name(); }
-  std::vector<std::string> tables() const override { return inner_.tables(); }
-  std::vector<std::string> query_only_indexes() const override {
-    return inner_.query_only_indexes();
-  }
-  void prepare(pqxx::connection_base& connection) override { inner_.prepare(connection); }
-  bool handles(std::string_view type) const override { return inner_.handles(type); }
-  void begin_batch() override { inner_.begin_batch(); }
-  void set_loading(bool loading) override { inner_.set_loading(loading); }
-  void end_batch(pqxx::work& tx) override { inner_.end_batch(tx); }
-  void apply(pqxx::work& tx, const stored_event& stored, const domain_event& event) override {
-    if (failing && stored.partition == fail_partition && stored.offset == fail_offset) {
-      throw std::runtime_error("projector refuses offset " + std::to_string(fail_offset));
-    }
-    inner_.apply(tx, stored, event);
-  }
-
- private:
-  intakes_projector inner_;
-};
-
-}  // namespace
+using failing_intakes = failing_on<intakes_projector>;
 
 BOOST_AUTO_TEST_CASE(
     a_rebuild_builds_the_query_indexes_at_its_end_and_a_failed_one_leaves_them_to_the_next_start) {
@@ -815,6 +794,17 @@ BOOST_AUTO_TEST_CASE(
   options.poll_wait = 50ms;
   options.retry_backoff = 20ms;
 
+  const auto rebuild_that_fails = [&] {
+    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
+    projection_runner runner(log, codec, db.conninfo(), flaky, options);
+    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
+  };
+  const auto check_whole = [&] {
+    BOOST_TEST(indexes() == before, boost::test_tools::per_element());
+    BOOST_TEST(deferred() == 0);
+    BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+  };
+
   // A successful rebuild ends with the same indexes, built from the loaded rows, and nothing left
   // deferred.
   {
@@ -822,9 +812,7 @@ BOOST_AUTO_TEST_CASE(
     wait_for_advisory_locks_released();  // the last runner's backend may still be ending
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_TEST(runner.rebuild() == static_cast<std::uint64_t>(n));
-    BOOST_TEST(indexes() == before, boost::test_tools::per_element());
-    BOOST_TEST(deferred() == 0);
-    BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+    check_whole();
     // The planner reads the rebuilt table through them.
     BOOST_TEST(count("SELECT count(*) FROM pg_stat_user_tables WHERE relname = 'intakes' AND "
                      "last_analyze IS NOT NULL") == 1);
@@ -833,21 +821,13 @@ BOOST_AUTO_TEST_CASE(
   // A rebuild that dies half-way: its rows so far are committed with their checkpoints, the query
   // indexes are gone and recorded.
   flaky.failing = true;
-  {
-    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
-    projection_runner runner(log, codec, db.conninfo(), flaky, options);
-    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
-  }
+  rebuild_that_fails();
   BOOST_TEST(indexes().size() == 1u);
   BOOST_TEST(deferred() == 2);
   BOOST_TEST(count("SELECT count(*) FROM intakes") < n);
 
   // A second rebuild that dies too keeps them recorded (they no longer exist to be dropped).
-  {
-    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
-    projection_runner runner(log, codec, db.conninfo(), flaky, options);
-    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
-  }
+  rebuild_that_fails();
   BOOST_TEST(deferred() == 2);
 
   // The projector's next start (coachd's background runner) builds them before it applies
@@ -864,17 +844,11 @@ BOOST_AUTO_TEST_CASE(
     }
     runner.stop();
   }
-  BOOST_TEST(indexes() == before, boost::test_tools::per_element());
-  BOOST_TEST(deferred() == 0);
-  BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+  check_whole();
 
   // catch_up (coachctl's) builds them too.
   flaky.failing = true;
-  {
-    wait_for_advisory_locks_released();  // the last runner's backend may still be ending
-    projection_runner runner(log, codec, db.conninfo(), flaky, options);
-    BOOST_CHECK_THROW(runner.rebuild(), std::runtime_error);
-  }
+  rebuild_that_fails();
   BOOST_TEST(deferred() == 2);
   flaky.failing = false;
   {
@@ -882,9 +856,7 @@ BOOST_AUTO_TEST_CASE(
     projection_runner runner(log, codec, db.conninfo(), flaky, options);
     BOOST_TEST(runner.catch_up() > 0u);
   }
-  BOOST_TEST(indexes() == before, boost::test_tools::per_element());
-  BOOST_TEST(deferred() == 0);
-  BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+  check_whole();
 }
 
 /// A projector that names a unique index as query-only is refused before anything is dropped.
