@@ -859,6 +859,91 @@ BOOST_AUTO_TEST_CASE(
   check_whole();
 }
 
+namespace {
+
+/// The fixture's log, whose readers fail on their third poll while `armed` is set.
+class failing_reads final : public event_log {
+ public:
+  explicit failing_reads(event_log& inner) : inner_(inner) {}
+  std::atomic<bool> armed{true};
+
+  int partitions() const override { return inner_.partitions(); }
+  std::unique_ptr<partition_writer> open_writer(int partition) override { return inner_.open_writer(partition); }
+  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override {
+    return std::make_unique<reader>(inner_.open_reader(std::move(from)), armed);
+  }
+  std::int64_t end_offset(int partition) override { return inner_.end_offset(partition); }
+  std::string name() const override { return inner_.name(); }
+
+ private:
+  class reader final : public log_reader {
+   public:
+    reader(std::unique_ptr<log_reader> inner, std::atomic<bool>& armed) : inner_(std::move(inner)), armed_(armed) {}
+    std::vector<stored_event> poll(std::chrono::milliseconds max_wait, std::size_t max_events) override {
+      if (armed_ && ++polls_ == 3) throw std::runtime_error("the log's connection broke");
+      return inner_->poll(max_wait, max_events);
+    }
+    std::int64_t position(int partition) const override { return inner_->position(partition); }
+
+   private:
+    std::unique_ptr<log_reader> inner_;
+    std::atomic<bool>& armed_;
+    int polls_ = 0;
+  };
+  event_log& inner_;
+};
+
+/// The fixture's key store, failing every lookup after the 50th while `armed` is set.
+class failing_keys final : public key_provider {
+ public:
+  explicit failing_keys(key_provider& inner) : inner_(inner) {}
+  std::atomic<bool> armed{true};
+
+  data_key key_for_write(const std::string& subject) override { return inner_.key_for_write(subject); }
+  std::optional<data_key> key_for_read(const std::string& subject) override {
+    if (armed && ++reads_ > 50) throw std::runtime_error("the key store's connection broke");
+    return inner_.key_for_read(subject);
+  }
+
+ private:
+  key_provider& inner_;
+  std::atomic<int> reads_{0};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_rebuild_whose_reading_or_decoding_fails_stops_with_the_error_and_can_run_again) {
+  constexpr int n = 300;
+  append_submitted(n);
+  runner_options options;
+  options.max_batch = 10;  // many batches: the failures come while every stage holds some
+  intakes_projector intakes;
+
+  failing_reads reads(log);
+  {
+    projection_runner runner(reads, codec, db.conninfo(), intakes, options);
+    BOOST_CHECK_EXCEPTION(runner.rebuild(), std::runtime_error, [](const std::runtime_error& e) {
+      return std::string(e.what()).find("log's connection broke") != std::string::npos;
+    });
+  }
+  failing_keys keys_that_fail(keys);
+  event_codec failing_codec(keys_that_fail);
+  {
+    wait_for_advisory_locks_released();
+    projection_runner runner(log, failing_codec, db.conninfo(), intakes, options);
+    BOOST_CHECK_EXCEPTION(runner.rebuild(), std::runtime_error, [](const std::runtime_error& e) {
+      return std::string(e.what()).find("key store's connection broke") != std::string::npos;
+    });
+  }
+  BOOST_TEST(count("SELECT count(*) FROM intakes") < n);
+
+  wait_for_advisory_locks_released();
+  projection_runner runner(log, codec, db.conninfo(), intakes, options);
+  BOOST_TEST(runner.rebuild() == static_cast<std::uint64_t>(n));
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == n);
+  BOOST_TEST(count("SELECT count(*) FROM projection_deferred_indexes") == 0);
+}
+
 /// A projector that names a unique index as query-only is refused before anything is dropped.
 class unique_index_claimer final : public projector {
  public:
