@@ -46,6 +46,34 @@ BOOST_AUTO_TEST_CASE(strings_are_escaped_exactly_as_boost_json_escapes_them) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(an_escape_is_found_at_every_position_of_every_length) {
+  // The scan skips 8 bytes at a time: every position relative to those words, with plain ASCII
+  // and multi-byte UTF-8 around it (bytes above 0x7f must never look like an escape).
+  const std::vector<std::string> fillers = {"a", "\xc3\xbc", "\x7f", "~", "\xe5\xb1\xb1"};
+  const std::vector<std::string> escapes = {"\"", "\\", "\n", std::string(1, '\x01'), std::string(1, '\0'),
+                                            std::string(1, '\x1f')};
+  int checked = 0;
+  for (const auto& filler : fillers) {
+    for (std::size_t length = 0; length <= 40; ++length) {
+      std::string plain;
+      while (plain.size() < length) plain += filler;
+      json_writer w;
+      w.value(plain);
+      BOOST_TEST(w.text() == json::serialize(json::value(json::string_view(plain))));
+      for (std::size_t at = 0; at <= plain.size(); ++at) {
+        for (const auto& escape : escapes) {
+          const std::string text = plain.substr(0, at) + escape + plain.substr(at);
+          json_writer one;
+          one.value(text);
+          BOOST_TEST(one.text() == json::serialize(json::value(json::string_view(text))), "length " << length << " at " << at);
+          ++checked;
+        }
+      }
+    }
+  }
+  BOOST_TEST(checked > 5000);
+}
+
 BOOST_AUTO_TEST_CASE(a_list_body_matches_the_dom_it_replaces) {
   const auto strings = tricky_strings();
   json_writer w;
