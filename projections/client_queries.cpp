@@ -61,11 +61,7 @@ boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db
   if (!start) co_return start.err();
   const bool after = start->after_time.has_value();
   pg_params params{std::move(coach_id)};
-  if (after) {
-    params.push_back(start->after_time);
-    params.push_back(start->after_id);
-  }
-  params.push_back(std::to_string(limit + 1));
+  add_page_params(params, *start, limit);
   auto read = read_page<client_view>(db, after ? list_after_statement : list_statement, std::move(params), limit,
                                      to_view,
                                      [](const client_view& v) { return std::make_pair(v.created_at, v.client_id); });

@@ -69,11 +69,7 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
   const std::string statement = list_statement_name(status.has_value(), after);
   pg_params params{std::move(coach_id)};
   if (status) params.push_back(std::move(status));
-  if (after) {
-    params.push_back(start->after_time);
-    params.push_back(start->after_id);
-  }
-  params.push_back(std::to_string(limit + 1));
+  add_page_params(params, *start, limit);
   auto read = read_page<intake_view>(db, statement, std::move(params), limit, to_view,
                                      [](const intake_view& v) { return std::make_pair(v.submitted_at, v.intake_id); });
   co_return co_await std::move(read);

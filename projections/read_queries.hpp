@@ -4,6 +4,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -11,6 +12,16 @@
 #include "projections/paging.hpp"
 
 namespace coachd {
+
+/// Appends what a list statement takes after its filters: the cursor's (time, id) when the page
+/// starts after one (the "_after" statements), then LIMIT limit + 1 (make_page's look-ahead).
+inline void add_page_params(pg_params& params, const page_start& start, int limit) {
+  if (start.after_time) {
+    params.push_back(start.after_time);
+    params.push_back(start.after_id);
+  }
+  params.push_back(std::to_string(limit + 1));
+}
 
 /// Runs `statement` and converts its rows into a page of at most `limit` items.
 template <typename T, typename Convert, typename Key>

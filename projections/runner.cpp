@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <pqxx/pqxx>
 #include <thread>
+#include <utility>
 
 namespace coachd {
 
@@ -147,12 +148,46 @@ void projection_runner::save_checkpoints(pqxx::connection_base& connection) {
 namespace {
 
 /// One runner per projector at a time, across processes: a session advisory lock keyed by the
-/// projector's name, held on the runner's connection for as long as it applies events.
-bool try_lock_projector(pqxx::connection_base& connection, const std::string& name) {
-  pqxx::nontransaction tx(connection);
-  // The two-key form takes two int4 keys: the class key must fit in 32 bits.
-  return tx.exec_params("SELECT pg_try_advisory_lock(740615002, hashtext($1))", name)[0][0].as<bool>();
-}
+/// projector's name, held on the runner's connection for as long as it applies events. It is
+/// given back before the connection closes: a closed connection's backend lets go of its locks
+/// only once it has exited, so whoever runs the projector next (coachd started right after
+/// `coachctl projections rebuild`) could otherwise find it still held.
+class projector_lock {
+ public:
+  /// Tries to take it; held() says whether it was free.
+  projector_lock(pqxx::connection_base& connection, std::string name)
+      : connection_(connection), name_(std::move(name)) {
+    pqxx::nontransaction tx(connection_);
+    // The two-key form takes two int4 keys: the class key must fit in 32 bits.
+    held_ = tx.exec_params("SELECT pg_try_advisory_lock(740615002, hashtext($1))", name_)[0][0].as<bool>();
+  }
+  ~projector_lock() {
+    if (!held_) return;
+    try {
+      if (!connection_.is_open()) return;
+      pqxx::nontransaction tx(connection_);
+      tx.exec_params("SELECT pg_advisory_unlock(740615002, hashtext($1))", name_);
+    } catch (...) {
+      // The connection broke: its backend ends and the lock goes with it.
+    }
+  }
+  projector_lock(const projector_lock&) = delete;
+  projector_lock& operator=(const projector_lock&) = delete;
+
+  bool held() const { return held_; }
+  /// For coachctl's rebuild and catch-up: refuses while another process runs the projector.
+  void or_refuse() const {
+    if (!held_) {
+      throw std::runtime_error("projector " + name_ +
+                               " is running in another process (coachd); stop it before rebuilding");
+    }
+  }
+
+ private:
+  pqxx::connection_base& connection_;
+  std::string name_;
+  bool held_ = false;
+};
 
 void prepare_checkpoint(pqxx::connection_base& connection) {
   connection.prepare("coachd_checkpoint",
@@ -218,30 +253,6 @@ void empty_read_model(pqxx::connection_base& connection, projector& target, int 
   tx.commit();
 }
 
-void lock_or_refuse(pqxx::connection_base& connection, const std::string& name) {
-  if (!try_lock_projector(connection, name)) {
-    throw std::runtime_error("projector " + name +
-                             " is running in another process (coachd); stop it before rebuilding");
-  }
-}
-
-// Gives the projector's lock back before the connection closes: a closed connection's backend
-// lets go of its locks only when it has finished exiting, so whoever runs the projector next
-// (coachd started right after `coachctl projections rebuild`) could find it still held.
-struct projector_lock_release {
-  pqxx::connection_base& connection;
-  std::string name;
-  ~projector_lock_release() {
-    try {
-      if (!connection.is_open()) return;
-      pqxx::nontransaction tx(connection);
-      tx.exec_params("SELECT pg_advisory_unlock(740615002, hashtext($1))", name);
-    } catch (...) {
-      // The connection broke: its backend ends and the lock goes with it.
-    }
-  }
-};
-
 }  // namespace
 
 void projection_runner::prepare_connection(pqxx::connection_base& connection) {
@@ -261,8 +272,8 @@ void projection_runner::prepare_connection(pqxx::connection_base& connection) {
 
 std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   pqxx::connection connection(conninfo_);
-  lock_or_refuse(connection, target_.name());
-  const projector_lock_release release{connection, target_.name()};
+  const projector_lock lock(connection, target_.name());
+  lock.or_refuse();
   // Emptied under the lock: a rebuild refused because coachd runs the projector touches nothing.
   empty_read_model(connection, target_, log_.partitions(), /*defer_indexes=*/true);
   for (int p = 0; p < log_.partitions(); ++p) positions_[p] = 0;
@@ -282,8 +293,8 @@ std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t,
 
 std::uint64_t projection_runner::catch_up(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   pqxx::connection connection(conninfo_);
-  lock_or_refuse(connection, target_.name());
-  const projector_lock_release release{connection, target_.name()};
+  const projector_lock lock(connection, target_.name());
+  lock.or_refuse();
   build_deferred_indexes(connection, target_);
   return catch_up_locked(connection, progress);
 }
@@ -379,10 +390,8 @@ void projection_runner::run() {
       std::vector<partition_start> from;
       for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
       pqxx::connection connection(conninfo_);
-      if (!try_lock_projector(connection, target_.name())) {
-        throw std::runtime_error("another process runs this projector; waiting for it to stop");
-      }
-      const projector_lock_release release{connection, target_.name()};
+      const projector_lock lock(connection, target_.name());
+      if (!lock.held()) throw std::runtime_error("another process runs this projector; waiting for it to stop");
       build_deferred_indexes(connection, target_);
       // Positions may have moved while another process held the projector.
       load_checkpoints();
@@ -426,8 +435,8 @@ std::string projection_runner::last_error() const {
 
 void projection_runner::reset(const std::string& conninfo, projector& target, int partitions) {
   pqxx::connection connection(conninfo);
-  lock_or_refuse(connection, target.name());
-  const projector_lock_release release{connection, target.name()};
+  const projector_lock lock(connection, target.name());
+  lock.or_refuse();
   empty_read_model(connection, target, partitions, /*defer_indexes=*/false);
 }
 

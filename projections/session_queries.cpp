@@ -208,11 +208,7 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
   const std::string statement = std::string("sessions_list_") + (as_coach ? "coach_id" : "client_account_id") +
                                 "_" + view + (after ? "_after" : "");
   pg_params params{std::move(account_id), millis_text(now)};
-  if (after) {
-    params.push_back(start->after_time);
-    params.push_back(start->after_id);
-  }
-  params.push_back(std::to_string(limit + 1));
+  add_page_params(params, *start, limit);
   auto read = read_page<session_view>(db, statement, std::move(params), limit, to_session,
                                       [](const session_view& v) { return std::make_pair(v.start_at, v.session_id); });
   co_return co_await std::move(read);

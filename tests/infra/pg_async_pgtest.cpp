@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "infra/pg_async.hpp"
+#include "tests/support/async_pool.hpp"
 #include "tests/support/pg_test_db.hpp"
 
 using namespace coachd;
@@ -34,29 +35,19 @@ std::vector<pg_statement> statements() {
   };
 }
 
-/// An io_context with two threads (as coachd's gateway) and a pool on it.
+/// A pool on an io_context with two threads (as coachd's gateway).
 struct fixture {
   test::test_database db;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::unique_ptr<pg_async_pool> pool;
-  std::vector<std::thread> threads;
+  test::async_pool async;
+  asio::io_context& io = async.io();
+  pg_async_pool* pool = &async.pool();
 
-  explicit fixture(std::size_t size = 3, std::string conninfo = {}) {
-    pool = std::make_unique<pg_async_pool>(io.get_executor(), conninfo.empty() ? db.conninfo() : conninfo, size,
-                                           statements());
-    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
-  }
-  ~fixture() {
-    work.reset();
-    for (auto& t : threads) t.join();
-    pool.reset();
-  }
+  explicit fixture(std::size_t size = 3, std::string conninfo = {})
+      : async(conninfo.empty() ? db.conninfo() : conninfo, size, statements()) {}
 
-  /// Runs a coroutine on a strand of the io_context and waits for its result.
   template <typename T>
   T run(asio::awaitable<T> a) {
-    return asio::co_spawn(asio::make_strand(io), std::move(a), asio::use_future).get();
+    return async.run(std::move(a));
   }
 };
 

@@ -32,6 +32,7 @@ int main(int argc, char* argv[]) { return boost::unit_test::unit_test_main(&init
 #include "projections/intake_queries.hpp"
 #include "projections/migrations.hpp"
 #include "projections/session_queries.hpp"
+#include "tests/support/async_pool.hpp"
 #include "tests/support/pg_test_db.hpp"
 
 using namespace coachd;
@@ -59,17 +60,10 @@ asio::awaitable<page<T>> unwrap(asio::awaitable<result<page<T>>> list) {
   co_return std::move(listed.value());
 }
 
-/// A database with one busy coach among many small ones (the skew a cached plan must survive),
-/// and a pool over it on two threads.
-struct fixture {
-  test::test_database db;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
-  std::unique_ptr<pg_async_pool> pool;
-  std::vector<std::thread> threads;
-
-  fixture() {
-    pqxx::connection c(db.conninfo());
+/// A database with one busy coach among many small ones (the skew a cached plan must survive).
+struct skewed_database : test::test_database {
+  skewed_database() {
+    pqxx::connection c(conninfo());
     apply_migrations(c);
     pqxx::work tx(c);
     // Submitted times repeat (every 7th pair shares one), so the id breaks ties across pages.
@@ -108,20 +102,18 @@ struct fixture {
         "FROM generate_series(1, 3000) i");
     tx.exec("ANALYZE intakes, clients, sessions");
     tx.commit();
-    pool = std::make_unique<pg_async_pool>(io.get_executor(), db.conninfo(), 2, all_statements());
-    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
   }
-  ~fixture() {
-    work.reset();
-    for (auto& t : threads) t.join();
-    pool.reset();
-  }
-  fixture(const fixture&) = delete;
-  fixture& operator=(const fixture&) = delete;
+};
+
+/// That database and a pool over it on two threads.
+struct fixture {
+  skewed_database db;
+  test::async_pool async{db.conninfo(), 2, all_statements()};
+  pg_async_pool* pool = &async.pool();
 
   template <typename T>
   T run(asio::awaitable<T> a) {
-    return asio::co_spawn(asio::make_strand(io), std::move(a), asio::use_future).get();
+    return async.run(std::move(a));
   }
 
   std::vector<std::string> ids(const std::string& sql) {

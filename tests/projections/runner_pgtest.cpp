@@ -547,6 +547,12 @@ class failing_on final : public projector {
   std::int64_t fail_partition = 0;
   std::int64_t fail_offset = 0;
 
+  /// Fails at offset 25 of the partition that holds the most events: in its third batch of 10.
+  void fail_in_third_batch_of_fullest(const std::vector<std::int64_t>& ends) {
+    fail_partition = static_cast<int>(std::max_element(ends.begin(), ends.end()) - ends.begin());
+    fail_offset = 25;
+  }
+
   std::string name() const override { return inner_.name(); }
   std::vector<std::string> tables() const override { return inner_.tables(); }
   std::vector<std::string> query_only_indexes() const override { return inner_.query_only_indexes(); }
@@ -568,6 +574,15 @@ class failing_on final : public projector {
 
 using failing_projector = failing_on<row_projector>;
 
+/// Batches of 10 and quick retries, for the tests that fail a batch on purpose.
+runner_options batches_of_ten() {
+  runner_options options;
+  options.max_batch = 10;
+  options.poll_wait = 50ms;
+  options.retry_backoff = 20ms;
+  return options;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_failing_batch_commits_nothing_and_is_retried) {
@@ -575,13 +590,8 @@ BOOST_AUTO_TEST_CASE(a_failing_batch_commits_nothing_and_is_retried) {
   append_submitted(n);
   const auto ends = end_offsets();
   failing_projector flaky;
-  flaky.fail_partition =
-      static_cast<int>(std::max_element(ends.begin(), ends.end()) - ends.begin());
-  flaky.fail_offset = 25;  // in the third batch of 10 of that partition
-  runner_options options;
-  options.max_batch = 10;
-  options.poll_wait = 50ms;
-  options.retry_backoff = 20ms;
+  flaky.fail_in_third_batch_of_fullest(ends);
+  const runner_options options = batches_of_ten();
 
   // catch_up stops at the failure; what was committed before it is consistent.
   {
@@ -786,13 +796,8 @@ BOOST_AUTO_TEST_CASE(
   const auto deferred = [&] { return count("SELECT count(*) FROM projection_deferred_indexes"); };
 
   failing_intakes flaky;
-  flaky.fail_partition =
-      static_cast<int>(std::max_element(ends.begin(), ends.end()) - ends.begin());
-  flaky.fail_offset = 25;  // in the third batch of 10 of that partition
-  runner_options options;
-  options.max_batch = 10;
-  options.poll_wait = 50ms;
-  options.retry_backoff = 20ms;
+  flaky.fail_in_third_batch_of_fullest(ends);
+  const runner_options options = batches_of_ten();
 
   const auto rebuild_that_fails = [&] {
     wait_for_advisory_locks_released();  // the last runner's backend may still be ending
