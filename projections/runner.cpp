@@ -209,7 +209,16 @@ void defer_query_indexes(pqxx::work& tx, const projector& target) {
     const auto found = tx.exec_params(
         "SELECT pg_get_indexdef(i.indexrelid), i.indisunique FROM pg_index i WHERE i.indexrelid = to_regclass($1)",
         index);
-    if (found.empty()) continue;  // deferred by a rebuild that did not finish: still recorded
+    if (found.empty()) {
+      // Gone because a rebuild that did not finish deferred it: its definition is still recorded.
+      if (!tx.exec_params("SELECT 1 FROM projection_deferred_indexes WHERE projector = $1 AND index_name = $2",
+                          target.name(), index)
+               .empty()) {
+        continue;
+      }
+      throw std::logic_error("projector " + target.name() + " lists the index " + index +
+                             " as query-only, but no such index exists");
+    }
     if (found[0][1].as<bool>()) {
       throw std::logic_error("projector " + target.name() + " lists the unique index " + index +
                              " as query-only; unique indexes are never dropped");

@@ -949,24 +949,43 @@ BOOST_AUTO_TEST_CASE(a_rebuild_whose_reading_or_decoding_fails_stops_with_the_er
   BOOST_TEST(count("SELECT count(*) FROM projection_deferred_indexes") == 0);
 }
 
-/// A projector that names a unique index as query-only is refused before anything is dropped.
-class unique_index_claimer final : public projector {
+/// A projector that names `index` as query-only for the intakes table.
+class index_claimer final : public projector {
  public:
+  explicit index_claimer(std::string index) : index_(std::move(index)) {}
   std::string name() const override { return "intakes"; }
   std::vector<std::string> tables() const override { return {"intakes"}; }
-  std::vector<std::string> query_only_indexes() const override { return {"intakes_pkey"}; }
+  std::vector<std::string> query_only_indexes() const override { return {index_}; }
   void apply(pqxx::work&, const stored_event&, const domain_event&) override {}
+
+ private:
+  std::string index_;
 };
 
 BOOST_AUTO_TEST_CASE(a_unique_index_is_never_dropped_for_a_rebuild) {
   append_submitted(5);
   intakes_projector intakes;
   projection_runner(log, codec, db.conninfo(), intakes).catch_up();
-  unique_index_claimer claimer;
+  index_claimer claimer("intakes_pkey");
   wait_for_advisory_locks_released();  // the catch-up's backend may still be ending
   projection_runner runner(log, codec, db.conninfo(), claimer);
   BOOST_CHECK_THROW(runner.rebuild(), std::logic_error);
   BOOST_TEST(count("SELECT count(*) FROM pg_indexes WHERE indexname = 'intakes_pkey'") == 1);
+  BOOST_TEST(count("SELECT count(*) FROM intakes") == 5);  // the failed transaction emptied nothing
+  BOOST_TEST(count("SELECT count(*) FROM projection_deferred_indexes") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(an_index_that_does_not_exist_is_refused_not_skipped) {
+  append_submitted(5);
+  intakes_projector intakes;
+  projection_runner(log, codec, db.conninfo(), intakes).catch_up();
+  index_claimer claimer("intakes_by_nothing");
+  wait_for_advisory_locks_released();
+  projection_runner runner(log, codec, db.conninfo(), claimer);
+  BOOST_CHECK_EXCEPTION(runner.rebuild(), std::logic_error, [](const std::logic_error& e) {
+    return std::string(e.what()).find("intakes_by_nothing as query-only, but no such index exists") !=
+           std::string::npos;
+  });
   BOOST_TEST(count("SELECT count(*) FROM intakes") == 5);  // the failed transaction emptied nothing
   BOOST_TEST(count("SELECT count(*) FROM projection_deferred_indexes") == 0);
 }
