@@ -83,10 +83,10 @@ void add_intake_routes(router& r, services& s) {
           if (auto e = check_uuid(coach_id, "coach")) co_return problem_response(*e, ctx.req);
           auto in = parse_json_body(ctx.req, schema);
           if (!in) co_return problem_response(in.err(), ctx.req);
-          const bool coach_exists = co_await s.pool->run([&](pqxx::connection& c) {
-            pqxx::nontransaction tx(c);
-            return !tx.exec_params("SELECT 1 FROM accounts WHERE account_id = $1 AND role = 'coach'", coach_id).empty();
-          });
+          // On the I/O thread (pg_async): a hop to a blocking pool thread and back cost more
+          // than the lookup itself.
+          auto coach_check = is_coach(*s.reads, coach_id);
+          const bool coach_exists = co_await std::move(coach_check);
           if (!coach_exists) {
             co_return problem_response(make_error(errc::not_found, "coach '" + coach_id + "' does not exist"), ctx.req);
           }

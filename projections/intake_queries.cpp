@@ -23,6 +23,7 @@ std::string list_statement_name(bool status, bool after) {
   return std::string("intakes_list") + (status ? "_status" : "") + (after ? "_after" : "");
 }
 constexpr std::string_view find_statement = "intakes_find";
+constexpr std::string_view is_coach_statement = "intakes_is_coach";
 
 std::optional<std::string> optional_text(const pg_field& f) {
   if (f.is_null()) return std::nullopt;
@@ -57,6 +58,7 @@ std::vector<pg_statement> intake_statements() {
     }
   }
   out.push_back({std::string(find_statement), "SELECT " + cols + " FROM intakes WHERE coach_id = $1 AND intake_id = $2"});
+  out.push_back({std::string(is_coach_statement), "SELECT 1 FROM accounts WHERE account_id = $1 AND role = 'coach'"});
   return out;
 }
 
@@ -80,6 +82,12 @@ boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db
   pg_params params{std::move(coach_id), std::move(intake_id)};
   auto read = read_one<intake_view>(db, find_statement, std::move(params), to_view);
   co_return co_await std::move(read);
+}
+
+boost::asio::awaitable<bool> is_coach(pg_async_pool& db, std::string coach_id) {
+  auto call = db.exec(is_coach_statement, pg_params{std::move(coach_id)});  // named: GCC 12 and co_await temporaries
+  const pg_rows rows = co_await std::move(call);
+  co_return !rows.empty();
 }
 
 }  // namespace coachd

@@ -27,6 +27,9 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
                                                                std::optional<std::string> status,
                                                                std::optional<std::string> cursor, int limit);
 
+/// Whether `coach_id` is a coach's account (the public intake form takes intakes only for one).
+boost::asio::awaitable<bool> is_coach(pg_async_pool& db, std::string coach_id);
+
 /// One intake, if it exists and belongs to the coach.
 boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
                                                                std::string intake_id);
