@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <exception>
 #include <cstdio>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -11,6 +12,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace coachd {
 namespace {
@@ -140,10 +142,12 @@ class pg_event_log::notifier {
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;
 
-  void announce(int partition) {
+  void announce(const std::vector<int>& partitions) {
     {
       std::lock_guard lock(mutex_);
-      if (std::find(pending_.begin(), pending_.end(), partition) == pending_.end()) pending_.push_back(partition);
+      for (const int partition : partitions) {
+        if (std::find(pending_.begin(), pending_.end(), partition) == pending_.end()) pending_.push_back(partition);
+      }
     }
     wake_.notify_one();
   }
@@ -185,43 +189,219 @@ class pg_event_log::notifier {
   std::thread thread_;  // last: started once the members above exist
 };
 
-namespace {
-
-class pg_partition_writer final : public partition_writer {
+/// Commits the appends of every partition writer of the log together: a writer hands its batch
+/// over and waits; the appender's thread takes every batch waiting (one per partition) and
+/// appends them all in one statement, so one commit and one WAL flush serve all of them (group
+/// commit across partitions, on top of each partition's batching of commands). Batches that
+/// arrive while a statement runs go together in the next one. Each partition keeps its own
+/// epoch check: a fenced partition's batch is left out and only its writer hears of it.
+class pg_event_log::appender {
  public:
-  pg_partition_writer(const std::string& conninfo, int partition, std::shared_ptr<pg_event_log::notifier> notifier)
-      : partition_(partition), conn_(connect(conninfo, "writer")), notifier_(std::move(notifier)) {
-    guarded("open writer", [&] {
+  appender(std::string conninfo, std::shared_ptr<notifier> notify)
+      : conninfo_(std::move(conninfo)), notify_(std::move(notify)), thread_([this] { run(); }) {}
+  ~appender() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_one();
+    thread_.join();
+  }
+  appender(const appender&) = delete;
+  appender& operator=(const appender&) = delete;
+
+  /// Appends `batch` to `partition` if `epoch` is still the partition's; returns the offset of
+  /// its first event once it is durable. Throws fenced_error or log_error.
+  std::int64_t append(int partition, std::int64_t epoch, std::span<const event_envelope> batch) {
+    request r{partition, epoch, batch, -1, nullptr, false};
+    std::unique_lock lock(mutex_);
+    if (stopping_) throw log_error("postgres event log: the log is closing");
+    pending_.push_back(&r);
+    wake_.notify_one();
+    answered_.wait(lock, [&] { return r.done; });
+    if (r.error) std::rethrow_exception(r.error);
+    return r.first;
+  }
+
+ private:
+  struct request {
+    int partition;
+    std::int64_t epoch;
+    std::span<const event_envelope> batch;
+    std::int64_t first = -1;
+    std::exception_ptr error;
+    bool done = false;
+  };
+
+  void run() {
+    for (;;) {
+      std::vector<request*> taken;
+      {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty()) return;  // stopping, nothing left to append
+        // One batch per partition per statement (a second writer of a partition, which fences
+        // or was fenced by the first, waits for the next one).
+        std::vector<request*> later;
+        for (auto* r : pending_) {
+          const bool seen = std::any_of(taken.begin(), taken.end(),
+                                        [&](const request* t) { return t->partition == r->partition; });
+          (seen ? later : taken).push_back(r);
+        }
+        pending_.swap(later);
+      }
+      commit(taken);
+      {
+        std::lock_guard lock(mutex_);
+        for (auto* r : taken) r->done = true;
+      }
+      answered_.notify_all();
+      std::vector<int> grown;
+      for (const auto* r : taken) {
+        if (!r->error) grown.push_back(r->partition);
+      }
+      if (!grown.empty()) notify_->announce(grown);
+    }
+  }
+
+  // Appends the requests' batches in one statement, and when PostgreSQL refuses it (an event
+  // that cannot be stored: nothing of the statement is committed), each batch alone, so that
+  // only the batch at fault fails.
+  void commit(const std::vector<request*>& taken) {
+    try {
+      run_statement(taken);
+      return;
+    } catch (const pqxx::broken_connection& e) {
+      conn_.reset();
+      for (auto* r : taken) {
+        r->error = std::make_exception_ptr(
+            log_error("postgres event log: append to partition " + std::to_string(r->partition) +
+                      ": connection lost, outcome unknown: " + e.what()));
+      }
+      return;
+    } catch (const pqxx::failure& e) {
+      if (taken.size() == 1) {
+        taken[0]->error = std::make_exception_ptr(log_error(
+            "postgres event log: append to partition " + std::to_string(taken[0]->partition) + ": " + e.what()));
+        return;
+      }
+    } catch (const std::exception&) {
+      for (auto* r : taken) r->error = std::current_exception();
+      return;
+    }
+    for (auto* r : taken) commit({r});
+  }
+
+  void run_statement(const std::vector<request*>& taken) {
+    array_literal partitions, epochs, counts, event_partitions, ords, ids, sources, types,
+        specversions, times, subjects, stream_versions, command_ids, correlation_ids,
+        causation_ids, actors, schema_versions, datas;
+    for (const auto* r : taken) {
+      partitions.add_integer(r->partition);
+      epochs.add_integer(r->epoch);
+      counts.add_integer(static_cast<std::int64_t>(r->batch.size()));
+      std::int64_t ord = 0;
+      for (const auto& e : r->batch) {
+        event_partitions.add_integer(r->partition);
+        ords.add_integer(++ord);
+        ids.add_text(e.id);
+        sources.add_text(e.source);
+        types.add_text(e.type);
+        specversions.add_text(e.specversion);
+        times.add_text(e.time);
+        subjects.add_text(e.subject);
+        stream_versions.add_integer(e.stream_version);
+        command_ids.add_text(e.command_id);
+        correlation_ids.add_text(e.correlation_id);
+        causation_ids.add_text(e.causation_id);
+        actors.add_text(e.actor);
+        schema_versions.add_integer(e.schema_version);
+        datas.add_text(e.data);
+      }
+    }
+    if (!conn_) {
+      conn_ = connect(conninfo_, "appender");
       // The whole append is this one statement, run as its own transaction (autocommit): lock
-      // the partition row; if the epoch is still ours, insert the batch on the offsets from
-      // next_offset on and advance next_offset; return the row as locked. When the epoch is not
-      // ours, both writes select nothing, so a fenced append leaves nothing behind. The row lock
-      // is held until the statement's COMMIT, which orders appends: the next one reads
-      // next_offset only once this one is committed and visible.
+      // the requests' partition rows (in partition order, so that two logs' statements cannot
+      // deadlock); for each partition whose epoch is still the writer's, insert its batch on the
+      // offsets from next_offset on and advance next_offset; return the rows as locked. A
+      // fenced partition's rows select nothing in both writes, so it leaves nothing behind. The
+      // row locks are held until the statement's COMMIT, which orders appends: the next one
+      // reads next_offset only once this one is committed and visible.
       conn_->prepare(
           "coachd_log_append",
           std::string("WITH owner AS MATERIALIZED ("
-                      "  SELECT epoch, next_offset FROM coachd_log.partitions"
-                      "  WHERE partition = $1::integer FOR UPDATE),"
+                      "  SELECT p.partition, p.epoch, p.next_offset, r.epoch AS expected, r.count"
+                      "  FROM coachd_log.partitions p"
+                      "  JOIN unnest($1::integer[], $2::bigint[], $3::bigint[]) AS r(partition, epoch, count)"
+                      "   ON r.partition = p.partition"
+                      "  ORDER BY p.partition FOR UPDATE OF p),"
                       " inserted AS ("
                       "  INSERT INTO coachd_log.events (partition, log_offset, ") +
               envelope_columns +
               ")"
-              "  SELECT $1::integer, owner.next_offset + e.ord - 1, " +
+              "  SELECT e.partition, owner.next_offset + e.ord - 1, " +
               envelope_columns +
-              "  FROM owner, unnest($4::uuid[], $5::text[], $6::text[], $7::text[], $8::text[],"
-              "   $9::text[], $10::bigint[], $11::text[], $12::text[], $13::text[], $14::text[],"
-              "   $15::integer[], $16::text[]) WITH ORDINALITY AS e(" +
+              "  FROM unnest($4::integer[], $5::bigint[], $6::uuid[], $7::text[], $8::text[],"
+              "   $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::text[],"
+              "   $15::text[], $16::text[], $17::integer[], $18::text[]) AS e(partition, ord, " +
               envelope_columns +
-              ", ord)"
-              "  WHERE owner.epoch = $2::bigint),"
+              ")"
+              "  JOIN owner ON owner.partition = e.partition AND owner.epoch = owner.expected),"
               " advanced AS ("
-              "  UPDATE coachd_log.partitions p SET next_offset = owner.next_offset + $3::bigint"
-              "  FROM owner WHERE p.partition = $1::integer AND owner.epoch = $2::bigint)"
-              " SELECT epoch, next_offset FROM owner");
-      // Taking the partition: bumping the epoch fences every earlier writer. It waits for an
-      // append in flight (which holds the row lock), so that append lands before ours.
-      pqxx::nontransaction tx(*conn_, "coachd_log_open_writer");
+              "  UPDATE coachd_log.partitions p SET next_offset = owner.next_offset + owner.count"
+              "  FROM owner WHERE p.partition = owner.partition AND owner.epoch = owner.expected)"
+              " SELECT partition, epoch, next_offset FROM owner");
+    }
+    pqxx::nontransaction tx(*conn_, "coachd_log_append");
+    const auto rows = tx.exec_prepared(
+        "coachd_log_append", partitions.str(), epochs.str(), counts.str(), event_partitions.str(),
+        ords.str(), ids.str(), sources.str(), types.str(), specversions.str(), times.str(),
+        subjects.str(), stream_versions.str(), command_ids.str(), correlation_ids.str(),
+        causation_ids.str(), actors.str(), schema_versions.str(), datas.str());
+    for (auto* r : taken) {
+      const auto row = std::find_if(rows.begin(), rows.end(), [&](const auto& row) {
+        return row[0].template as<int>() == r->partition;
+      });
+      if (row == rows.end()) {
+        r->error = std::make_exception_ptr(log_error("postgres event log: partition " + std::to_string(r->partition) +
+                                                     " has no row in coachd_log.partitions"));
+        continue;
+      }
+      const auto current_epoch = (*row)[1].as<std::int64_t>();
+      if (current_epoch != r->epoch) {
+        r->error = std::make_exception_ptr(fenced_error(
+            "postgres event log: writer of partition " + std::to_string(r->partition) + " (epoch " +
+            std::to_string(r->epoch) + ") was fenced by a newer writer (epoch " +
+            std::to_string(current_epoch) + "); nothing was appended"));
+        continue;
+      }
+      r->first = (*row)[2].as<std::int64_t>();
+    }
+  }
+
+  const std::string conninfo_;
+  const std::shared_ptr<notifier> notify_;
+  std::unique_ptr<pqxx::connection> conn_;  // the appender thread's alone
+  std::mutex mutex_;
+  std::condition_variable wake_;      // the thread: something to append, or stopping
+  std::condition_variable answered_;  // the writers: requests answered
+  std::vector<request*> pending_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: started once the members above exist
+};
+
+namespace {
+
+class pg_partition_writer final : public partition_writer {
+ public:
+  pg_partition_writer(const std::string& conninfo, int partition, std::shared_ptr<pg_event_log::appender> appender)
+      : partition_(partition), appender_(std::move(appender)) {
+    // Taking the partition: bumping the epoch fences every earlier writer. It waits for an
+    // append in flight (which holds the row lock), so that append lands before ours.
+    const auto conn = connect(conninfo, "writer");
+    guarded("open writer", [&] {
+      pqxx::nontransaction tx(*conn, "coachd_log_open_writer");
       const auto rows = tx.exec_params(
           "UPDATE coachd_log.partitions SET epoch = epoch + 1 WHERE partition = $1::integer"
           " RETURNING epoch",
@@ -239,70 +419,17 @@ class pg_partition_writer final : public partition_writer {
   append_result append(std::span<const event_envelope> batch) override {
     append_result result{partition_, {}};
     if (batch.empty()) return result;
-
-    array_literal ids, sources, types, specversions, times, subjects, stream_versions, command_ids,
-        correlation_ids, causation_ids, actors, schema_versions, datas;
-    for (const auto& e : batch) {
-      check_no_nul(e);
-      ids.add_text(e.id);
-      sources.add_text(e.source);
-      types.add_text(e.type);
-      specversions.add_text(e.specversion);
-      times.add_text(e.time);
-      subjects.add_text(e.subject);
-      stream_versions.add_integer(e.stream_version);
-      command_ids.add_text(e.command_id);
-      correlation_ids.add_text(e.correlation_id);
-      causation_ids.add_text(e.causation_id);
-      actors.add_text(e.actor);
-      schema_versions.add_integer(e.schema_version);
-      datas.add_text(e.data);
-    }
-    const auto count = static_cast<std::int64_t>(batch.size());
-
-    const auto what = "append to partition " + std::to_string(partition_);
-    pqxx::result owner;
-    try {
-      pqxx::nontransaction tx(*conn_, "coachd_log_append");
-      owner =
-          tx.exec_prepared("coachd_log_append", partition_, epoch_, count, ids.str(), sources.str(),
-                           types.str(), specversions.str(), times.str(), subjects.str(),
-                           stream_versions.str(), command_ids.str(), correlation_ids.str(),
-                           causation_ids.str(), actors.str(), schema_versions.str(), datas.str());
-    } catch (const pqxx::broken_connection& e) {
-      // Lost while the statement ran: it may or may not have committed.
-      throw log_error("postgres event log: " + what +
-                      ": connection lost, outcome unknown: " + e.what());
-    } catch (const pqxx::failure& e) {
-      throw log_error("postgres event log: " + what + ": " + e.what());
-    }
-    if (owner.empty()) {
-      throw log_error("postgres event log: partition " + std::to_string(partition_) +
-                      " has no row in coachd_log.partitions");
-    }
-    const auto current_epoch = owner[0][0].as<std::int64_t>();
-    if (current_epoch != epoch_) {
-      throw fenced_error("postgres event log: writer of partition " + std::to_string(partition_) +
-                         " (epoch " + std::to_string(epoch_) +
-                         ") was fenced by a newer writer (epoch " + std::to_string(current_epoch) +
-                         "); nothing was appended");
-    }
-    const auto first = owner[0][1].as<std::int64_t>();
-
+    for (const auto& e : batch) check_no_nul(e);
+    const std::int64_t first = appender_->append(partition_, epoch_, batch);
     result.offsets.reserve(batch.size());
-    for (std::int64_t i = 0; i < count; ++i) result.offsets.push_back(first + i);
-    wake_readers();
+    for (std::size_t i = 0; i < batch.size(); ++i) result.offsets.push_back(first + static_cast<std::int64_t>(i));
     return result;
   }
 
  private:
-  // Tells tailing readers the partition grew, once the append is durable.
-  void wake_readers() { notifier_->announce(partition_); }
-
   int partition_;
   std::int64_t epoch_ = 0;
-  std::unique_ptr<pqxx::connection> conn_;
-  std::shared_ptr<pg_event_log::notifier> notifier_;
+  std::shared_ptr<pg_event_log::appender> appender_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -502,11 +629,11 @@ void pg_event_log::check_partition(int partition) const {
 
 std::unique_ptr<partition_writer> pg_event_log::open_writer(int partition) {
   check_partition(partition);
-  std::shared_ptr<notifier> shared;
+  std::shared_ptr<appender> shared;
   {
-    std::lock_guard lock(notifier_mutex_);
-    if (!notifier_) notifier_ = std::make_shared<notifier>(conninfo_);
-    shared = notifier_;
+    std::lock_guard lock(appender_mutex_);
+    if (!appender_) appender_ = std::make_shared<appender>(conninfo_, std::make_shared<notifier>(conninfo_));
+    shared = appender_;
   }
   return std::make_unique<pg_partition_writer>(conninfo_, partition, std::move(shared));
 }

@@ -11,13 +11,17 @@
 ///                          are text so their bytes round-trip exactly; `id` is a uuid (read
 ///                          back in PostgreSQL's lowercase canonical form).
 ///
-/// Appending: one statement, which is its own transaction (synchronous_commit on), locks the
-/// partition row (SELECT ... FOR UPDATE) and, if the writer's epoch is still current, inserts the
-/// batch on offsets taken from `next_offset` and advances it; otherwise it writes nothing and the
-/// writer throws fenced_error. The row lock is held until COMMIT, so the next append of the
+/// Appending: the writers of one pg_event_log hand their batches to its appender thread, which
+/// appends every batch waiting (one per partition) in one statement, its own transaction
+/// (synchronous_commit on): one commit and one WAL flush for all of them. The statement locks the
+/// partition rows (SELECT ... FOR UPDATE, in partition order) and, for each partition whose
+/// writer's epoch is still current, inserts its batch on offsets taken from `next_offset` and
+/// advances it; a fenced partition's batch writes nothing and its writer throws fenced_error. A
+/// statement PostgreSQL refuses commits nothing and its batches are retried one by one, so only
+/// the batch at fault fails. The row locks are held until COMMIT, so the next append of a
 /// partition reads `next_offset` only once this one is committed and visible: offsets are dense
 /// per partition and committed in order, and a reader never sees offset N+1 while N is still to
-/// come. After COMMIT the writer sends NOTIFY on pg_event_log_channel.
+/// come. After COMMIT a thread of the log sends NOTIFY on pg_event_log_channel.
 
 #include <memory>
 #include <mutex>
@@ -30,9 +34,9 @@ namespace coachd {
 /// The NOTIFY channel appends announce themselves on (payload: the partition number).
 inline constexpr const char* pg_event_log_channel = "coachd_log";
 
-/// An event log stored in PostgreSQL. Thread-safe: every writer and reader holds its own
-/// connection (use each writer/reader from one thread at a time); the log's own calls share one
-/// connection under a mutex.
+/// An event log stored in PostgreSQL. Thread-safe: every reader holds its own connection, the
+/// writers share the appender's (use each writer/reader from one thread at a time); the log's own
+/// calls share one connection under a mutex.
 class pg_event_log final : public event_log {
  public:
   /// Connects with libpq connection string `conninfo`, creates the tables if missing and checks
@@ -50,6 +54,9 @@ class pg_event_log final : public event_log {
   /// Wakes tailing readers after appends, off the writers' critical path (implementation detail
   /// shared by the log's writers).
   class notifier;
+  /// Appends the batches of all the log's writers together, one statement and one commit for
+  /// however many partitions have a batch waiting (implementation detail shared by the writers).
+  class appender;
 
  private:
   void check_partition(int partition) const;
@@ -59,8 +66,8 @@ class pg_event_log final : public event_log {
   struct control_connection;  // the log's own libpq connection (end offsets)
   std::mutex control_mutex_;  // guards control_
   std::unique_ptr<control_connection> control_;
-  std::mutex notifier_mutex_;  // guards notifier_
-  std::shared_ptr<notifier> notifier_;
+  std::mutex appender_mutex_;  // guards appender_
+  std::shared_ptr<appender> appender_;  // made by the first open_writer; writers share it
 };
 
 }  // namespace coachd
