@@ -163,17 +163,21 @@ class pg_event_log::notifier {
         if (pending_.empty()) return;  // stopping, nothing left to send
         partitions.swap(pending_);
       }
-      std::string sql = "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
-                        std::string(pg_event_log_channel) + "', p::text) FROM unnest('{";
+      std::string list = "{";
       for (std::size_t i = 0; i < partitions.size(); ++i) {
-        if (i > 0) sql += ',';
-        sql += std::to_string(partitions[i]);
+        if (i > 0) list += ',';
+        list += std::to_string(partitions[i]);
       }
-      sql += "}'::integer[]) AS p";
+      list += '}';
       try {
-        if (!conn) conn = connect(conninfo_, "notifier");
+        if (!conn) {
+          conn = connect(conninfo_, "notifier");
+          conn->prepare("coachd_log_notify",
+                        "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
+                            std::string(pg_event_log_channel) + "', p::text) FROM unnest($1::integer[]) AS p");
+        }
         pqxx::nontransaction tx(*conn, "coachd_log_notify");
-        tx.exec(sql);
+        tx.exec_prepared("coachd_log_notify", list);
       } catch (const std::exception& e) {
         conn.reset();  // reconnect for the next announcement; readers poll meanwhile
         std::fprintf(stderr, "coachd: event log notifier: %s\n", e.what());

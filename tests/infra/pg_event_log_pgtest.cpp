@@ -359,9 +359,9 @@ BOOST_FIXTURE_TEST_CASE(a_batch_that_fails_fails_alone_among_batches_committed_t
   std::vector<coachd::append_result> results(6);
   std::vector<std::thread> threads;
   const auto append = [&](int slot, coachd::partition_writer& writer, std::vector<event_envelope> batch) {
-    threads.emplace_back([&, slot, batch = std::move(batch)] {
+    threads.emplace_back([&failures, &results, slot, to = &writer, batch = std::move(batch)] {
       try {
-        results[slot] = writer.append(batch);
+        results[slot] = to->append(batch);
       } catch (const coachd::fenced_error& e) {
         failures[slot] = std::string("fenced: ") + e.what();
       } catch (const std::exception& e) {
