@@ -265,15 +265,16 @@ class pg_event_log::appender {
         pending_.swap(later);
       }
       commit(conn, taken);
-      {
-        std::lock_guard lock(mutex_);
-        for (auto* r : taken) r->done = true;
-      }
-      answered_.notify_all();
       std::vector<int> grown;
       for (const auto* r : taken) {
         if (!r->error) grown.push_back(r->partition);
       }
+      {
+        std::lock_guard lock(mutex_);
+        for (auto* r : taken) r->done = true;
+      }
+      // The requests live on their writers' stacks: not one is touched from here on.
+      answered_.notify_all();
       if (!grown.empty()) notify_->announce(grown);
     }
   }
