@@ -340,8 +340,10 @@ struct command_processor::worker {
     if (!envelopes.empty()) {
       std::optional<error> failure;
       append_result appended;
+      std::chrono::steady_clock::time_point append_started;
       try {
         // Keys created for this batch reach the disk no later than the append does.
+        append_started = std::chrono::steady_clock::now();
         const std::uint64_t keys_ticket = keys.make_durable(sealing);
         appended = writer->append(envelopes);
         keys.written_durably(keys_ticket);
@@ -382,7 +384,10 @@ struct command_processor::worker {
         events_since_snapshot += envelopes.size();
         owner.stats_.appends.fetch_add(1, std::memory_order_relaxed);
         owner.stats_.appended_events.fetch_add(envelopes.size(), std::memory_order_relaxed);
-        if (owner.append_observer_) owner.append_observer_(commands_in_append, envelopes.size());
+        if (owner.append_observer_) {
+          owner.append_observer_(commands_in_append, envelopes.size(),
+                                 std::chrono::steady_clock::now() - append_started);
+        }
       }
     } else {
       // Commands without events (all refused, or no-ops) changed nothing durable; keep the
@@ -414,7 +419,7 @@ command_processor::command_processor(event_log& log, const event_codec& codec,
 
 command_processor::~command_processor() { stop(); }
 
-void command_processor::on_append(std::function<void(std::size_t, std::size_t)> observer) {
+void command_processor::on_append(append_observer observer) {
   append_observer_ = std::move(observer);
 }
 

@@ -4,6 +4,7 @@
 /// commands per append: group commit) and answers only once the events are durable.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -89,8 +90,11 @@ class command_processor {
   std::size_t stream_count() const;
 
   const processor_stats& stats() const { return stats_; }
-  /// Histogram feed: the number of commands in each append (for /metrics).
-  void on_append(std::function<void(std::size_t commands, std::size_t events)> observer);
+  /// Histogram feed (for /metrics), once per append that succeeded: its commands and events,
+  /// and how long the log took to make them durable (from handing the batch over to its
+  /// acknowledgement, the new PII keys' statement included).
+  using append_observer = std::function<void(std::size_t commands, std::size_t events, std::chrono::duration<double> took)>;
+  void on_append(append_observer observer);
 
  private:
   struct worker;
@@ -98,7 +102,7 @@ class command_processor {
   const event_codec& codec_;
   processor_options options_;
   processor_stats stats_;
-  std::function<void(std::size_t, std::size_t)> append_observer_;
+  append_observer append_observer_;
   std::vector<std::unique_ptr<worker>> workers_;
   std::counting_semaphore<> snapshot_slots_{2};  // partitions encoding a snapshot at once
   std::atomic<bool> started_{false};

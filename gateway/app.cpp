@@ -264,9 +264,15 @@ struct app::impl final : onboarding_commands {
     auto& batch = m.add_histogram("coachd_append_batch_commands", "Commands per group-commit append", {},
                                   {1, 2, 4, 8, 16, 32, 64, 128, 256, 512});
     auto& events = m.add_counter("coachd_appended_events_total", "Events appended to the log");
-    processor->on_append([&batch, &events](std::size_t n_commands, std::size_t n_events) {
+    auto& took = m.add_histogram("coachd_append_seconds",
+                                 "Time from handing a group commit's events to the log to their being durable "
+                                 "(new PII keys included)",
+                                 {}, {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
+    processor->on_append([&batch, &events, &took](std::size_t n_commands, std::size_t n_events,
+                                                  std::chrono::duration<double> seconds) {
       batch.with({}).observe(double(n_commands));
       events.with({}).inc(double(n_events));
+      took.with({}).observe(seconds.count());
     });
     auto& lag = m.add_gauge("coachd_projection_lag_events", "Events in the log a projector has not applied yet",
                             {"projector", "partition"});

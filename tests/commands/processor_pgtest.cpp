@@ -351,9 +351,11 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_registrations_of_one_address_make_one_acco
 BOOST_AUTO_TEST_CASE(two_hundred_concurrent_submissions_are_group_committed) {
   std::mutex observed_mutex;
   std::size_t observed_commands = 0, observed_events = 0, largest_append = 0, observed_appends = 0;
+  bool durations_positive = true;
   command_processor processor(log, codec);
-  processor.on_append([&](std::size_t commands, std::size_t events) {
+  processor.on_append([&](std::size_t commands, std::size_t events, std::chrono::duration<double> took) {
     std::lock_guard lock(observed_mutex);
+    durations_positive = durations_positive && took.count() > 0;
     observed_commands += commands;
     observed_events += events;
     largest_append = std::max(largest_append, commands);
@@ -396,6 +398,7 @@ BOOST_AUTO_TEST_CASE(two_hundred_concurrent_submissions_are_group_committed) {
   BOOST_TEST(observed_commands == static_cast<std::size_t>(n));
   BOOST_TEST(observed_events == static_cast<std::size_t>(n));
   BOOST_TEST(observed_appends == processor.stats().appends.load());
+  BOOST_TEST(durations_positive);
   BOOST_TEST(largest_append > 1u);
   BOOST_TEST(read_all(log).size() == static_cast<std::size_t>(n));
 }
