@@ -14,6 +14,15 @@ using timestamp = std::chrono::sys_time<std::chrono::milliseconds>;
 /// "2026-11-21T09:00:00.000Z".
 std::string format_rfc3339(timestamp t);
 
+/// Writes `value` as `width` decimal digits, zero-padded, into `out` (the lowest `width` digits
+/// of a larger value).
+inline void put_digits(char* out, unsigned value, int width) {
+  for (int i = width - 1; i >= 0; --i) {
+    out[i] = static_cast<char>('0' + value % 10);
+    value /= 10;
+  }
+}
+
 /// Parses RFC 3339 date-times: "2026-11-21T09:00:00Z", with optional fraction (kept to ms) and
 /// a "Z" or "+hh:mm"/"-hh:mm" offset. Returns nullopt for anything else (including invalid dates).
 std::optional<timestamp> parse_rfc3339(std::string_view text);

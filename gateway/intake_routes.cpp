@@ -36,8 +36,6 @@ void write_intake(json_writer& w, const intake_view& v) {
       .end_object();
 }
 
-
-
 awaitable<response> decide_intake(request_context& ctx, services& s, bool accept) {
   static const json_schema schema{json_field::string("notes").optional().multiline().max_length(5000)};
   const auto* who = caller(ctx);

@@ -13,6 +13,8 @@
 #include "gateway/command_bridge.hpp"
 #include "gateway/ics.hpp"
 #include "gateway/json_input.hpp"
+#include "gateway/json_writer.hpp"
+#include "gateway/local_time.hpp"
 #include "gateway/request_params.hpp"
 #include "gateway/routes.hpp"
 #include "infra/crypto.hpp"
@@ -52,30 +54,28 @@ result<const date::time_zone*> zone_named(std::string_view name, const std::stri
   return z;
 }
 
-/// "2026-06-04T11:00:00+02:00".
-std::string local_rfc3339(const date::time_zone* zone, timestamp t) {
-  return date::format("%FT%T%Ez", date::make_zoned(zone, std::chrono::time_point_cast<std::chrono::seconds>(t)));
-}
-
 std::string utc_text(timestamp t) { return format_rfc3339(t); }
 
-json::object session_json(const session_view& v, const date::time_zone* zone) {
-  json::object o{{"id", v.session_id},
-                 {"coach_id", v.coach_id},
-                 {"client_account_id", v.client_account_id},
-                 {"title", v.title},
-                 {"start", v.start_at},
-                 {"end", v.end_at},
-                 {"time_zone", std::string(zone->name())},
-                 {"location", v.location},
-                 {"status", v.status},
-                 {"sequence", v.sequence},
-                 {"late_cancellation", v.late_cancellation},
-                 {"booked_at", v.booked_at}};
-  o["session_type_id"] = v.session_type_id ? json::value(*v.session_type_id) : json::value(nullptr);
-  if (auto s = parse_rfc3339(v.start_at)) o["local_start"] = local_rfc3339(zone, *s);
-  if (auto e = parse_rfc3339(v.end_at)) o["local_end"] = local_rfc3339(zone, *e);
-  return o;
+/// A session as its participants see it, times also in `zone` (written straight into the body,
+/// see json_writer).
+void write_session(json_writer& w, const session_view& v, const date::time_zone* zone) {
+  w.begin_object()
+      .member("id", v.session_id)
+      .member("coach_id", v.coach_id)
+      .member("client_account_id", v.client_account_id)
+      .member("title", v.title)
+      .member("start", v.start_at)
+      .member("end", v.end_at)
+      .member("time_zone", zone->name())
+      .member("location", v.location)
+      .member("status", v.status)
+      .member("sequence", v.sequence)
+      .member("late_cancellation", v.late_cancellation)
+      .member("booked_at", v.booked_at)
+      .member("session_type_id", v.session_type_id);
+  if (auto s = parse_rfc3339(v.start_at)) w.member("local_start", local_rfc3339(zone, *s));
+  if (auto e = parse_rfc3339(v.end_at)) w.member("local_end", local_rfc3339(zone, *e));
+  w.end_object();
 }
 
 json::object type_json(const session_type_defined& t) {
@@ -255,8 +255,9 @@ awaitable<result<const date::time_zone*>> viewer_zone(request_context& ctx, serv
   if (auto tz = ctx.query("tz")) co_return zone_named(*tz, "tz");
   const principal* who = caller(ctx);
   if (who != nullptr) {
-    const std::string account_id = who->account_id;
-    auto pref = co_await s.pool->run([&](pqxx::connection& c) { return find_timezone_preference(c, account_id); });
+    // On the I/O thread (pg_async), like the list it comes with: no hop to a pool thread.
+    auto lookup = find_timezone_preference(*s.reads, who->account_id);
+    const auto pref = co_await std::move(lookup);
     if (pref) {
       if (const auto* z = find_zone(*pref)) co_return z;
     }
@@ -637,11 +638,11 @@ void add_schedule_routes(router& r, services& s) {
           auto listing = list_sessions(*s.reads, account_id, as_coach, view, now, cursor, *limit);
           auto listed = co_await std::move(listing);
           if (!listed) co_return problem_response(listed.err(), ctx.req);
-          json::array items;
-          for (const auto& v : listed->items) items.push_back(session_json(v, *zone));
-          json::object body{{"items", std::move(items)}, {"time_zone", std::string((*zone)->name())}};
-          body["next_cursor"] = listed->next_cursor ? json::value(*listed->next_cursor) : json::value(nullptr);
-          co_return json_response(http::status::ok, json::value(std::move(body)), ctx.req);
+          json_writer w(256 + 512 * listed->items.size());
+          w.begin_object().key("items").begin_array();
+          for (const auto& v : listed->items) write_session(w, v, *zone);
+          w.end_array().member("time_zone", (*zone)->name()).member("next_cursor", listed->next_cursor).end_object();
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 
   r.add({http::verb::get, "/api/v1/sessions/{id}", "getSession", "One session of the caller's, in their zone",
@@ -652,7 +653,9 @@ void add_schedule_routes(router& r, services& s) {
           if (!zone) co_return problem_response(zone.err(), ctx.req);
           auto session = co_await participant_session(ctx, s);
           if (!session) co_return problem_response(session.err(), ctx.req);
-          co_return json_response(http::status::ok, json::value(session_json(*session, *zone)), ctx.req);
+          json_writer w;
+          write_session(w, *session, *zone);
+          co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 
   r.add({http::verb::get, "/api/v1/sessions/{id}.ics", "getSessionCalendar",

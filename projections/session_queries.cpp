@@ -87,7 +87,8 @@ std::string millis_text(timestamp t) { return format_rfc3339(t); }
 }  // namespace
 
 std::vector<pg_statement> session_read_statements() {
-  std::vector<pg_statement> out{{"sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1"}};
+  std::vector<pg_statement> out{{"sessions_find", "SELECT " + session_columns() + " FROM sessions WHERE session_id = $1"},
+                                {"preferences_find", "SELECT timezone FROM account_preferences WHERE account_id = $1"}};
   // A first page and a later one are two statements (see intake_queries.cpp: a cached generic
   // plan keeps a "$n IS NULL OR …" filter). $2 is the request's now; the cancelled list only
   // types it.
@@ -136,7 +137,6 @@ void prepare_session_queries(pqxx::connection_base& c) {
             "end_at) * 1000)::bigint, "
             "buffer_before_minutes, buffer_after_minutes, false FROM slot_holds WHERE coach_id = "
             "$1 AND expires_at > $4");
-  c.prepare("preferences_find", "SELECT timezone FROM account_preferences WHERE account_id = $1");
   c.prepare(
       "preferences_set",
       "INSERT INTO account_preferences (account_id, timezone, updated_at) VALUES ($1, $2, now()) "
@@ -214,12 +214,12 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
   co_return co_await std::move(read);
 }
 
-std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection,
-                                                    const std::string& account_id) {
-  pqxx::nontransaction tx(connection);  // one statement: atomic on its own, one round trip
-  auto rows = tx.exec_prepared("preferences_find", account_id);
-  if (rows.empty()) return std::nullopt;
-  return rows[0][0].as<std::string>();
+boost::asio::awaitable<std::optional<std::string>> find_timezone_preference(pg_async_pool& db,
+                                                                           std::string account_id) {
+  auto call = db.exec("preferences_find", pg_params{std::move(account_id)});  // named: GCC 12 and co_await temporaries
+  const pg_rows rows = co_await std::move(call);
+  if (rows.empty()) co_return std::nullopt;
+  co_return rows[0][0].as<std::string>();
 }
 
 void set_timezone_preference(pqxx::connection_base& connection, const std::string& account_id,

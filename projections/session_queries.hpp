@@ -61,7 +61,8 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
                                                                  std::optional<std::string> cursor, int limit);
 
 /// The account's time-zone preference, if set.
-std::optional<std::string> find_timezone_preference(pqxx::connection_base& connection, const std::string& account_id);
+boost::asio::awaitable<std::optional<std::string>> find_timezone_preference(pg_async_pool& db,
+                                                                           std::string account_id);
 /// Sets it.
 void set_timezone_preference(pqxx::connection_base& connection, const std::string& account_id,
                              const std::string& timezone);
