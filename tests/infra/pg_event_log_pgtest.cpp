@@ -371,12 +371,16 @@ BOOST_FIXTURE_TEST_CASE(a_batch_that_fails_fails_alone_among_batches_committed_t
   };
   pqxx::connection watcher(db.conninfo());
   const auto wait_for_blocked_append = [&] {
-    for (;;) {
+    for (int tries = 0; tries < 12000; ++tries) {  // (a guard against hanging, not a timing)
       pqxx::nontransaction look(watcher);
-      if (look.exec("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE 'WITH owner AS MATERIALIZED%'")[0][0].as<int>() > 0) return;
+      if (look.exec("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock' AND query LIKE 'WITH owner AS MATERIALIZED%'")[0][0]
+              .as<int>() > 0) {
+        return;
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
+    BOOST_FAIL("the append never waited for the row lock");
   };
   append(0, *w[0], stream_events(subject(0), 2, 1));
   wait_for_blocked_append();
