@@ -36,17 +36,9 @@ std::string format_rfc3339(timestamp t) {
   // By hand: snprintf's format parsing was a visible share of a session list's CPU.
   std::string out(24, '\0');
   char* p = out.data();
-  put_digits(p, static_cast<unsigned>(y), 4);
-  p[4] = '-';
-  put_digits(p + 5, static_cast<unsigned>(ymd.month()), 2);
-  p[7] = '-';
-  put_digits(p + 8, static_cast<unsigned>(ymd.day()), 2);
-  p[10] = 'T';
-  put_digits(p + 11, static_cast<unsigned>(hms.hours().count()), 2);
-  p[13] = ':';
-  put_digits(p + 14, static_cast<unsigned>(hms.minutes().count()), 2);
-  p[16] = ':';
-  put_digits(p + 17, static_cast<unsigned>(hms.seconds().count()), 2);
+  put_date_time(p, static_cast<unsigned>(y), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<unsigned>(hms.hours().count()), static_cast<unsigned>(hms.minutes().count()),
+                static_cast<unsigned>(hms.seconds().count()));
   p[19] = '.';
   put_digits(p + 20, static_cast<unsigned>(hms.subseconds().count()), 3);
   p[23] = 'Z';

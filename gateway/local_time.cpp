@@ -19,17 +19,9 @@ std::string local_rfc3339(const date::time_zone* zone, timestamp t) {
   }
   std::string out(25, '\0');  // 2026-06-04T11:00:00+02:00
   char* p = out.data();
-  put_digits(p, static_cast<unsigned>(y), 4);
-  p[4] = '-';
-  put_digits(p + 5, static_cast<unsigned>(ymd.month()), 2);
-  p[7] = '-';
-  put_digits(p + 8, static_cast<unsigned>(ymd.day()), 2);
-  p[10] = 'T';
-  put_digits(p + 11, static_cast<unsigned>(time.hours().count()), 2);
-  p[13] = ':';
-  put_digits(p + 14, static_cast<unsigned>(time.minutes().count()), 2);
-  p[16] = ':';
-  put_digits(p + 17, static_cast<unsigned>(time.seconds().count()), 2);
+  put_date_time(p, static_cast<unsigned>(y), static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<unsigned>(time.hours().count()), static_cast<unsigned>(time.minutes().count()),
+                static_cast<unsigned>(time.seconds().count()));
   p[19] = offset_minutes < 0 ? '-' : '+';
   put_digits(p + 20, magnitude / 60, 2);
   p[22] = ':';
