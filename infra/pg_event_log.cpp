@@ -201,28 +201,25 @@ class pg_event_log::notifier {
 /// epoch check: a fenced partition's batch is left out and only its writer hears of it.
 class pg_event_log::appender {
  public:
-  /// Statements in flight at once. Two (one taking the batches that arrive while the other
-  /// waits for its WAL flush) measured no better than one: BookSession at 64 connections, three
+  /// One thread, one statement in flight. Two threads (one taking the batches that arrive while
+  /// the other waits for its WAL flush) measured no better: BookSession at 64 connections, three
   /// alternating runs, 8,367/7,490/6,657 against 7,575/7,107/7,176 per s, and more CPU. Nor did
   /// running the statements on the writers' own threads (the first writer waiting leads, then
   /// hands the lead on): 8,293/7,168/6,546 against 7,245/6,445/4,849 per s, appends of
   /// 3.8-4.6 ms against 4.7-6.0 ms on average.
-  static constexpr int appender_threads = 1;
-
   appender(std::string conninfo, std::shared_ptr<notifier> notify)
-      : conninfo_(std::move(conninfo)), notify_(std::move(notify)) {
-    // Connected now, so that opening a writer fails when the server cannot be reached.
-    std::vector<std::unique_ptr<pqxx::connection>> conns;
-    for (int i = 0; i < appender_threads; ++i) conns.push_back(connect_and_prepare());
-    for (auto& conn : conns) threads_.emplace_back([this, c = std::move(conn)]() mutable { run(std::move(c)); });
-  }
+      : conninfo_(std::move(conninfo)),
+        notify_(std::move(notify)),
+        thread_([this, conn = connect_and_prepare()]() mutable { run(std::move(conn)); }) {}
+  // (Connected before the thread starts, so that opening a writer fails when the server cannot
+  // be reached.)
   ~appender() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
     }
-    wake_.notify_all();
-    for (auto& t : threads_) t.join();
+    wake_.notify_one();
+    thread_.join();
   }
   appender(const appender&) = delete;
   appender& operator=(const appender&) = delete;
@@ -231,8 +228,7 @@ class pg_event_log::appender {
   /// its first event once it is durable. Throws fenced_error or log_error.
   std::int64_t append(int partition, std::int64_t epoch, std::span<const event_envelope> batch) {
     request r{partition, epoch, batch, -1, nullptr, false};
-    std::unique_lock lock(mutex_);
-    if (stopping_) throw log_error("postgres event log: the log is closing");
+    std::unique_lock lock(mutex_);  // (never stopping here: the writers hold the appender)
     pending_.push_back(&r);
     wake_.notify_one();
     answered_.wait(lock, [&] { return r.done; });
@@ -410,7 +406,7 @@ class pg_event_log::appender {
   std::condition_variable answered_;  // the writers: requests answered
   std::vector<request*> pending_;
   bool stopping_ = false;
-  std::vector<std::thread> threads_;  // last: started once the members above exist
+  std::thread thread_;  // last: started once the members above exist
 };
 
 namespace {

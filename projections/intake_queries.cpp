@@ -85,9 +85,8 @@ boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db
 }
 
 boost::asio::awaitable<bool> is_coach(pg_async_pool& db, std::string coach_id) {
-  auto call = db.exec(is_coach_statement, pg_params{std::move(coach_id)});  // named: GCC 12 and co_await temporaries
-  const pg_rows rows = co_await std::move(call);
-  co_return !rows.empty();
+  auto read = read_one<bool>(db, is_coach_statement, pg_params{std::move(coach_id)}, [](const pg_row&) { return true; });
+  co_return (co_await std::move(read)).has_value();
 }
 
 }  // namespace coachd

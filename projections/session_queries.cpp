@@ -216,10 +216,9 @@ boost::asio::awaitable<result<page<session_view>>> list_sessions(pg_async_pool& 
 
 boost::asio::awaitable<std::optional<std::string>> find_timezone_preference(pg_async_pool& db,
                                                                            std::string account_id) {
-  auto call = db.exec("preferences_find", pg_params{std::move(account_id)});  // named: GCC 12 and co_await temporaries
-  const pg_rows rows = co_await std::move(call);
-  if (rows.empty()) co_return std::nullopt;
-  co_return rows[0][0].as<std::string>();
+  auto read = read_one<std::string>(db, "preferences_find", pg_params{std::move(account_id)},
+                                    [](const pg_row& r) { return r[0].as<std::string>(); });
+  co_return co_await std::move(read);
 }
 
 void set_timezone_preference(pqxx::connection_base& connection, const std::string& account_id,
