@@ -1,20 +1,15 @@
 #include "infra/pg_async.hpp"
 
 #include <libpq-fe.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <unordered_set>
-#include <utility>
 
 namespace coachd {
 
@@ -25,16 +20,13 @@ namespace asio = boost::asio;
 bool pg_field::is_null() const { return PQgetisnull(result_, row_, column_) != 0; }
 const char* pg_field::c_str() const { return PQgetvalue(result_, row_, column_); }
 std::string_view pg_field::view() const {
-  return {PQgetvalue(result_, row_, column_),
-          static_cast<std::size_t>(PQgetlength(result_, row_, column_))};
+  return {PQgetvalue(result_, row_, column_), static_cast<std::size_t>(PQgetlength(result_, row_, column_))};
 }
 int pg_row::size() const { return PQnfields(result_); }
 
 pg_rows::pg_rows(pg_result* result) : result_(result) {}
 void pg_rows::clear::operator()(pg_result* r) const { PQclear(r); }
-std::size_t pg_rows::size() const {
-  return result_ ? static_cast<std::size_t>(PQntuples(result_.get())) : 0;
-}
+std::size_t pg_rows::size() const { return result_ ? static_cast<std::size_t>(PQntuples(result_.get())) : 0; }
 std::size_t pg_rows::affected_rows() const {
   if (!result_) return 0;
   const char* n = PQcmdTuples(result_.get());
@@ -45,44 +37,11 @@ std::size_t pg_rows::affected_rows() const {
 
 // --- connections -----------------------------------------------------------------------------
 
-/// One caller's statement, from exec() until its answer is handed over.
-struct pg_async_pool::call {
-  call(const asio::any_io_executor& ex, const pg_statement& s, pg_params p)
-      : wake(ex, asio::steady_timer::time_point::max()), stmt(&s), params(std::move(p)) {}
-  asio::steady_timer wake;  // cancelled when the answer is in
-  const pg_statement* stmt;
-  pg_params params;
-  // Guarded by the pool's mutex.
-  connection* on = nullptr;  // where it waits: gathered for the next batch, or sent
-  bool sent = false;
-  bool done = false;       // rows or error hold the answer
-  bool abandoned = false;  // its caller was cancelled after it was sent
-  int tries = 0;           // times PostgreSQL skipped it because another statement failed
-  pg_rows rows;
-  std::optional<pg_error> error;
-};
-
 struct pg_async_pool::connection {
   PGconn* pg = nullptr;
   // Waits on libpq's socket; released (not closed) before PQfinish closes it.
   std::unique_ptr<asio::posix::stream_descriptor> socket;
-  // Everything below is guarded by the pool's mutex, and so are libpq's calls once `ready`.
-  std::unordered_set<std::string> prepared;  // sent to be prepared (erased again if that failed)
-  bool ready = false;                        // connected, read-only and in pipeline mode
-  bool dropped = false;                      // out of the pool; its loops end
-  bool batch_posted = false;                 // a send_batch() is on its way for `gathered`
-  bool reading = false, writing = false;
-  std::vector<std::shared_ptr<call>> gathered;  // not yet handed to libpq
-  struct answer_due {
-    enum { prepare, execute, sync } kind;
-    std::shared_ptr<call> c;  // prepare and execute
-  };
-  std::deque<answer_due> due;  // in the order PostgreSQL answers
-  std::size_t load = 0;        // calls gathered or sent and not yet answered
-  // The answer to due.front() so far.
-  std::optional<pg_error> front_error;
-  pg_rows front_rows;
-  bool front_skipped = false;
+  std::unordered_set<std::string> prepared;
 
   ~connection() {
     if (socket) socket->release();
@@ -90,14 +49,18 @@ struct pg_async_pool::connection {
   }
 };
 
+/// A coroutine waiting for a connection: release() hands it one, or the right to open one
+/// (`handed` null), and cancels its timer.
+struct pg_async_pool::waiter {
+  explicit waiter(const asio::any_io_executor& ex) : wake(ex, asio::steady_timer::time_point::max()) {}
+  asio::steady_timer wake;
+  connection* handed = nullptr;
+  bool done = false;  // handed something; guarded by the pool's mutex
+};
+
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-/// Calls a connection gathers for its next batch before new ones go to another connection.
-constexpr std::size_t batch_limit = 32;
-/// Times a statement is sent again after PostgreSQL skipped it for another one's failure.
-constexpr int max_tries = 3;
 
 std::string connection_message(PGconn* pg) {
   std::string m = PQerrorMessage(pg);
@@ -106,13 +69,12 @@ std::string connection_message(PGconn* pg) {
 }
 
 /// Waits until libpq's socket is readable or writable; throws on cancellation.
-asio::awaitable<void> wait_socket(asio::posix::stream_descriptor& socket,
-                                  asio::posix::descriptor_base::wait_type what) {
+asio::awaitable<void> wait_socket(asio::posix::stream_descriptor& socket, asio::posix::descriptor_base::wait_type what) {
   auto [ec] = co_await socket.async_wait(what, use_tuple);
   if (ec) throw boost::system::system_error(ec);
 }
 
-/// Sends what libpq has buffered (while the connection is being set up).
+/// Sends what libpq has buffered.
 asio::awaitable<void> flush(pg_async_pool::connection& c) {
   for (;;) {
     const int r = PQflush(c.pg);
@@ -122,9 +84,10 @@ asio::awaitable<void> flush(pg_async_pool::connection& c) {
   }
 }
 
-/// Reads every result of the statement just sent (while the connection is being set up); throws
-/// pg_error with its SQLSTATE when PostgreSQL refused it.
-asio::awaitable<void> read_results(pg_async_pool::connection& c) {
+/// Reads every result of the statement just sent; returns the last one, or throws pg_error
+/// with its SQLSTATE after draining them (the connection is then ready for the next statement).
+asio::awaitable<pg_rows> read_results(pg_async_pool::connection& c) {
+  pg_rows last;
   std::optional<pg_error> refused;
   for (;;) {
     while (PQisBusy(c.pg) != 0) {
@@ -136,35 +99,32 @@ asio::awaitable<void> read_results(pg_async_pool::connection& c) {
     PGresult* r = PQgetResult(c.pg);
     if (r == nullptr) break;
     const auto status = PQresultStatus(r);
-    if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE ||
-        status == PGRES_NONFATAL_ERROR) {
+    if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR) {
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      if (!refused) refused.emplace(PQresultErrorMessage(r), state != nullptr ? state : "XX000");
+      std::string message = PQresultErrorMessage(r);
+      while (!message.empty() && message.back() == '\n') message.pop_back();
+      if (!refused) refused.emplace(message, state != nullptr ? state : "");
+      PQclear(r);
+      continue;
     }
-    PQclear(r);
+    last = pg_rows(r);
   }
   if (PQstatus(c.pg) != CONNECTION_OK) {
     throw pg_error("PostgreSQL connection lost: " + connection_message(c.pg), "");
   }
-  if (refused) throw *refused;
-}
-
-/// PostgreSQL's refusal in `r`, SQLSTATE included (an empty one would read as a lost connection;
-/// the server always sends one).
-pg_error refusal(const PGresult* r) {
-  const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-  std::string message = PQresultErrorMessage(r);
-  while (!message.empty() && message.back() == '\n') message.pop_back();
-  return pg_error(message, state != nullptr && *state != '\0' ? state : "XX000");
+  if (refused) {
+    // An empty SQLSTATE would read as a lost connection; the server always sends one.
+    if (refused->sqlstate().empty()) throw pg_error(refused->what(), "XX000");
+    throw *refused;
+  }
+  co_return last;
 }
 
 }  // namespace
 
 pg_async_pool::pg_async_pool(asio::any_io_executor io, std::string conninfo, std::size_t size,
                              std::vector<pg_statement> statements)
-    : io_(std::move(io)),
-      conninfo_(std::move(conninfo)),
-      size_(std::max<std::size_t>(1, size)),
+    : io_(std::move(io)), conninfo_(std::move(conninfo)), size_(std::max<std::size_t>(1, size)),
       statements_(std::move(statements)) {}
 
 pg_async_pool::~pg_async_pool() = default;
@@ -181,369 +141,160 @@ const pg_statement& pg_async_pool::statement(std::string_view name) const {
   throw std::invalid_argument("pg_async_pool: no statement named " + std::string(name));
 }
 
-void pg_async_pool::wake(std::vector<std::shared_ptr<call>>& finished) {
-  for (auto& c : finished) {
-    asio::post(c->wake.get_executor(), [c] { c->wake.cancel(); });
+asio::awaitable<pg_async_pool::connection*> pg_async_pool::connect() {
+  auto c = std::make_unique<connection>();
+  c->pg = PQconnectStart(conninfo_.c_str());
+  if (c->pg == nullptr) throw pg_error("out of memory opening a PostgreSQL connection", "");
+  if (PQstatus(c->pg) == CONNECTION_BAD) {
+    throw pg_error("cannot connect to PostgreSQL: " + connection_message(c->pg), "");
   }
-  finished.clear();
-}
-
-void pg_async_pool::enqueue_locked(const std::shared_ptr<call>& c) {
-  std::shared_ptr<connection> target;
-  std::shared_ptr<connection> least;
-  for (const auto& conn : all_) {
-    if (conn->batch_posted && conn->load < batch_limit) {
-      target = conn;
-      break;
+  // libpq may change sockets while it tries addresses: wait on whichever it names now.
+  auto poll = PGRES_POLLING_WRITING;
+  while (poll != PGRES_POLLING_OK) {
+    if (poll == PGRES_POLLING_FAILED) {
+      throw pg_error("cannot connect to PostgreSQL: " + connection_message(c->pg), "");
     }
-    if (!least || conn->load < least->load) least = conn;
+    asio::posix::stream_descriptor socket(io_, PQsocket(c->pg));
+    auto [ec] = co_await socket.async_wait(poll == PGRES_POLLING_READING ? asio::posix::descriptor_base::wait_read
+                                                                          : asio::posix::descriptor_base::wait_write,
+                                           use_tuple);
+    socket.release();
+    if (ec) throw boost::system::system_error(ec);
+    poll = PQconnectPoll(c->pg);
   }
-  if (!target) {
-    if (least && (least->load == 0 || all_.size() >= size_)) {
-      target = least;
-    } else {
-      target = std::make_shared<connection>();
-      all_.push_back(target);
-      asio::post(io_, [this, target] { asio::co_spawn(io_, open(target), asio::detached); });
-    }
+  if (PQsetnonblocking(c->pg, 1) != 0) {
+    throw pg_error("cannot make the PostgreSQL connection non-blocking: " + connection_message(c->pg), "");
   }
-  target->gathered.push_back(c);
-  c->on = target.get();
-  c->sent = false;
-  ++target->load;
-  if (target->ready && !target->batch_posted) {
-    target->batch_posted = true;
-    asio::post(io_, [this, target] { send_batch(target); });
-  }
-}
-
-asio::awaitable<void> pg_async_pool::open(std::shared_ptr<connection> conn) {
-  std::vector<std::shared_ptr<call>> finished;
-  try {
-    conn->pg = PQconnectStart(conninfo_.c_str());
-    if (conn->pg == nullptr) throw pg_error("out of memory opening a PostgreSQL connection", "");
-    if (PQstatus(conn->pg) == CONNECTION_BAD) {
-      throw pg_error("cannot connect to PostgreSQL: " + connection_message(conn->pg), "");
-    }
-    // libpq may change sockets while it tries addresses: wait on whichever it names now.
-    auto poll = PGRES_POLLING_WRITING;
-    while (poll != PGRES_POLLING_OK) {
-      if (poll == PGRES_POLLING_FAILED) {
-        throw pg_error("cannot connect to PostgreSQL: " + connection_message(conn->pg), "");
-      }
-      asio::posix::stream_descriptor socket(io_, PQsocket(conn->pg));
-      auto [ec] = co_await socket.async_wait(poll == PGRES_POLLING_READING
-                                                 ? asio::posix::descriptor_base::wait_read
-                                                 : asio::posix::descriptor_base::wait_write,
-                                             use_tuple);
-      socket.release();
-      if (ec) throw pg_error("cannot connect to PostgreSQL: " + ec.message(), "");
-      poll = PQconnectPoll(conn->pg);
-    }
-    if (PQsetnonblocking(conn->pg, 1) != 0) {
-      throw pg_error(
-          "cannot make the PostgreSQL connection non-blocking: " + connection_message(conn->pg),
-          "");
-    }
-    conn->socket = std::make_unique<asio::posix::stream_descriptor>(io_, PQsocket(conn->pg));
-    // The statements of one batch share an implicit transaction: none may write.
-    if (PQsendQuery(conn->pg, "SET default_transaction_read_only = on") == 0) {
-      throw pg_error("sending to PostgreSQL failed: " + connection_message(conn->pg), "");
-    }
-    co_await flush(*conn);
-    co_await read_results(*conn);
-    if (PQenterPipelineMode(conn->pg) == 0) {
-      throw pg_error("cannot enter pipeline mode: " + connection_message(conn->pg), "");
-    }
-  } catch (const pg_error& e) {
-    std::lock_guard lock(mutex_);
-    drop_locked(conn, &e, finished);
-  } catch (const boost::system::system_error& e) {
-    const pg_error failed("cannot connect to PostgreSQL: " + std::string(e.what()), "");
-    std::lock_guard lock(mutex_);
-    drop_locked(conn, &failed, finished);
-  }
-  if (!finished.empty()) {
-    wake(finished);
-    co_return;
-  }
+  c->socket = std::make_unique<asio::posix::stream_descriptor>(io_, PQsocket(c->pg));
+  auto* raw = c.get();
   std::lock_guard lock(mutex_);
-  if (conn->dropped) co_return;
-  conn->ready = true;
-  if (!conn->gathered.empty() && !conn->batch_posted) {
-    conn->batch_posted = true;
-    asio::post(io_, [this, conn] { send_batch(conn); });
-  }
+  all_.push_back(std::move(c));
+  co_return raw;
 }
 
-void pg_async_pool::send_batch(const std::shared_ptr<connection>& conn) {
-  std::vector<std::shared_ptr<call>> finished;
+asio::awaitable<pg_async_pool::connection*> pg_async_pool::acquire() {
+  const auto executor = co_await asio::this_coro::executor;
+  std::shared_ptr<waiter> w;
   {
     std::lock_guard lock(mutex_);
-    conn->batch_posted = false;
-    if (conn->dropped) return;
-    try {
-      // Everything gathered, behind one Sync: PostgreSQL answers it all before it next flushes.
-      for (auto& c : conn->gathered) {
-        const pg_statement& s = *c->stmt;
-        if (!conn->prepared.contains(s.name)) {
-          if (PQsendPrepare(conn->pg, s.name.c_str(), s.sql.c_str(), 0, nullptr) == 0) {
-            throw pg_error("sending to PostgreSQL failed: " + connection_message(conn->pg), "");
-          }
-          conn->prepared.insert(s.name);
-          conn->due.push_back({connection::answer_due::prepare, c});
-        }
-        std::vector<const char*> values(c->params.size(), nullptr);
-        for (std::size_t i = 0; i < c->params.size(); ++i) {
-          if (c->params[i]) values[i] = c->params[i]->c_str();
-        }
-        if (PQsendQueryPrepared(conn->pg, s.name.c_str(), static_cast<int>(values.size()),
-                                values.data(), nullptr, nullptr, 0) == 0) {
-          throw pg_error("sending to PostgreSQL failed: " + connection_message(conn->pg), "");
-        }
-        conn->due.push_back({connection::answer_due::execute, c});
-        c->sent = true;
-      }
-      if (!conn->gathered.empty()) {
-        conn->gathered.clear();
-        // Sends the Sync and flushes what libpq holds.
-        if (PQpipelineSync(conn->pg) == 0) {
-          throw pg_error("sending to PostgreSQL failed: " + connection_message(conn->pg), "");
-        }
-        conn->due.push_back({connection::answer_due::sync, nullptr});
-      }
-      start_loops_locked(conn, drive_locked(*conn, finished));
-    } catch (const pg_error& e) {
-      drop_locked(conn, &e, finished);
+    if (!idle_.empty()) {
+      auto* c = idle_.back();
+      idle_.pop_back();
+      co_return c;
     }
-  }
-  wake(finished);
-}
-
-bool pg_async_pool::drive_locked(connection& conn, std::vector<std::shared_ptr<call>>& finished) {
-  const int unsent = PQflush(conn.pg);
-  if (unsent < 0)
-    throw pg_error("sending to PostgreSQL failed: " + connection_message(conn.pg), "");
-  if (PQconsumeInput(conn.pg) == 0) {
-    throw pg_error("reading from PostgreSQL failed: " + connection_message(conn.pg), "");
-  }
-  std::vector<std::shared_ptr<call>> skipped;
-  while (!conn.due.empty() && PQisBusy(conn.pg) == 0) {
-    auto& front = conn.due.front();
-    PGresult* r = PQgetResult(conn.pg);
-    if (front.kind == connection::answer_due::sync) {
-      if (r == nullptr) break;
-      const auto status = PQresultStatus(r);
-      PQclear(r);
-      if (status != PGRES_PIPELINE_SYNC)
-        throw pg_error("PostgreSQL answered out of step with the statements sent", "");
-      conn.due.pop_front();
-      continue;
-    }
-    if (r != nullptr) {
-      switch (PQresultStatus(r)) {
-        case PGRES_FATAL_ERROR:
-        case PGRES_BAD_RESPONSE:
-        case PGRES_NONFATAL_ERROR: {
-          const char* severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
-          if (severity != nullptr &&
-              (std::string_view(severity) == "FATAL" || std::string_view(severity) == "PANIC")) {
-            // The server is ending the connection (terminated, shutting down): a failure of the
-            // connection for every call on it, not a refusal of this statement.
-            std::string message = refusal(r).what();
-            PQclear(r);
-            throw pg_error("PostgreSQL connection lost: " + message, "");
-          }
-          if (!conn.front_error) conn.front_error = refusal(r);
-          PQclear(r);
-          break;
-        }
-        case PGRES_PIPELINE_ABORTED:
-          conn.front_skipped = true;
-          PQclear(r);
-          break;
-        case PGRES_PIPELINE_SYNC:
-          PQclear(r);
-          throw pg_error("PostgreSQL answered out of step with the statements sent", "");
-        default:
-          conn.front_rows = pg_rows(r);
-      }
-      continue;
-    }
-    // The front statement's answer is complete.
-    auto done = std::move(front);
-    conn.due.pop_front();
-    std::optional<pg_error> error = std::move(conn.front_error);
-    pg_rows rows = std::move(conn.front_rows);
-    const bool was_skipped = std::exchange(conn.front_skipped, false);
-    conn.front_error.reset();
-    call& c = *done.c;
-    if (done.kind == connection::answer_due::prepare) {
-      if (error || was_skipped) conn.prepared.erase(c.stmt->name);
-      // Its statement cannot run: the caller gets why.
-      if (error && !c.error) c.error = std::move(error);
-      continue;
-    }
-    --conn.load;
-    if (c.abandoned) continue;
-    if (!c.error && !error && was_skipped && c.tries + 1 < max_tries) {
-      ++c.tries;
-      skipped.push_back(done.c);
-      continue;
-    }
-    if (!c.error) {
-      if (error) {
-        c.error = std::move(error);
-      } else if (was_skipped) {
-        c.error.emplace("PostgreSQL skipped the statement " + std::to_string(max_tries) +
-                            " times because another statement sent with it failed",
-                        "XX000");
-      } else {
-        c.rows = std::move(rows);
-      }
-    }
-    c.done = true;
-    finished.push_back(done.c);
-  }
-  for (auto& c : skipped) enqueue_locked(c);
-  return unsent == 1;
-}
-
-void pg_async_pool::start_loops_locked(const std::shared_ptr<connection>& conn, bool unsent) {
-  if (!conn->due.empty() && !conn->reading) {
-    conn->reading = true;
-    asio::post(io_, [this, conn] { asio::co_spawn(io_, read_loop(conn), asio::detached); });
-  }
-  if (unsent && !conn->writing) {
-    conn->writing = true;
-    asio::post(io_, [this, conn] { asio::co_spawn(io_, write_loop(conn), asio::detached); });
-  }
-}
-
-asio::awaitable<void> pg_async_pool::read_loop(std::shared_ptr<connection> conn) {
-  for (bool again = true; again;) {
-    auto [ec] =
-        co_await conn->socket->async_wait(asio::posix::descriptor_base::wait_read, use_tuple);
-    std::vector<std::shared_ptr<call>> finished;
-    {
-      std::lock_guard lock(mutex_);
-      if (conn->dropped) {
-        again = false;
-      } else if (ec) {
-        const pg_error failed("waiting for PostgreSQL failed: " + ec.message(), "");
-        drop_locked(conn, &failed, finished);
-        again = false;
-      } else {
-        try {
-          const bool unsent = drive_locked(*conn, finished);
-          again = !conn->due.empty();
-          conn->reading = again;
-          start_loops_locked(conn, unsent);
-        } catch (const pg_error& e) {
-          drop_locked(conn, &e, finished);
-          again = false;
-        }
-      }
-    }
-    wake(finished);
-  }
-}
-
-asio::awaitable<void> pg_async_pool::write_loop(std::shared_ptr<connection> conn) {
-  for (bool again = true; again;) {
-    auto [ec] =
-        co_await conn->socket->async_wait(asio::posix::descriptor_base::wait_write, use_tuple);
-    std::vector<std::shared_ptr<call>> finished;
-    {
-      std::lock_guard lock(mutex_);
-      if (conn->dropped) {
-        again = false;
-      } else if (ec) {
-        const pg_error failed("waiting for PostgreSQL failed: " + ec.message(), "");
-        drop_locked(conn, &failed, finished);
-        again = false;
-      } else {
-        try {
-          again = drive_locked(*conn, finished);
-          conn->writing = again;
-          start_loops_locked(conn, again);
-        } catch (const pg_error& e) {
-          drop_locked(conn, &e, finished);
-          again = false;
-        }
-      }
-    }
-    wake(finished);
-  }
-}
-
-void pg_async_pool::drop_locked(const std::shared_ptr<connection>& conn, const pg_error* error,
-                                std::vector<std::shared_ptr<call>>& finished) {
-  if (conn->dropped) return;
-  conn->dropped = true;
-  std::erase(all_, conn);
-  std::vector<std::shared_ptr<call>> waiting;
-  for (const auto& d : conn->due) {
-    if (d.kind == connection::answer_due::execute) waiting.push_back(d.c);
-  }
-  waiting.insert(waiting.end(), conn->gathered.begin(), conn->gathered.end());
-  conn->due.clear();
-  conn->gathered.clear();
-  conn->load = 0;
-  for (auto& c : waiting) {
-    if (c->done || c->abandoned) continue;
-    if (error != nullptr) {
-      c->error = *error;
-      c->done = true;
-      finished.push_back(c);
+    if (all_.size() + opening_ < size_) {
+      ++opening_;
     } else {
-      enqueue_locked(c);  // a read: safe to run again on another connection
+      w = std::make_shared<waiter>(executor);
+      waiters_.push_back(w);
     }
   }
-  // Ends its loops (the socket reads as closed); the last of them closes the connection.
-  if (conn->ready && conn->pg != nullptr) ::shutdown(PQsocket(conn->pg), SHUT_RDWR);
+  if (w) {
+    co_await w->wake.async_wait(use_tuple);
+    const bool cancelled = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
+    connection* handed = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (!w->done) {
+        // Woken by cancellation, not by release().
+        std::erase(waiters_, w);
+        throw boost::system::system_error(asio::error::operation_aborted);
+      }
+      handed = w->handed;
+      if (handed == nullptr && cancelled) pass_on_opening_locked();
+    }
+    if (cancelled) {
+      if (handed != nullptr) release(handed, true);
+      throw boost::system::system_error(asio::error::operation_aborted);
+    }
+    if (handed != nullptr) co_return handed;
+    // Otherwise the right to open a connection (release() dropped one).
+  }
+  try {
+    auto* c = co_await connect();
+    std::lock_guard lock(mutex_);
+    --opening_;
+    co_return c;
+  } catch (...) {
+    // The next waiter tries again (and, while PostgreSQL is unreachable, fails as fast).
+    std::lock_guard lock(mutex_);
+    pass_on_opening_locked();
+    throw;
+  }
+}
+
+void pg_async_pool::pass_on_opening_locked() {
+  if (waiters_.empty()) {
+    --opening_;
+    return;
+  }
+  auto w = waiters_.front();
+  waiters_.erase(waiters_.begin());
+  w->done = true;
+  asio::post(w->wake.get_executor(), [w] { w->wake.cancel(); });
+}
+
+void pg_async_pool::release(connection* c, bool reusable) {
+  std::unique_ptr<connection> dropped;
+  std::lock_guard lock(mutex_);
+  if (!reusable) {
+    auto it = std::find_if(all_.begin(), all_.end(), [c](const auto& p) { return p.get() == c; });
+    if (it != all_.end()) {
+      dropped = std::move(*it);
+      all_.erase(it);
+    }
+  }
+  if (!reusable) {
+    // The freed place goes to the first waiter, which opens a new connection.
+    ++opening_;
+    pass_on_opening_locked();
+    return;
+  }
+  if (waiters_.empty()) {
+    idle_.push_back(c);
+    return;
+  }
+  auto w = waiters_.front();
+  waiters_.erase(waiters_.begin());
+  w->done = true;
+  w->handed = c;
+  asio::post(w->wake.get_executor(), [w] { w->wake.cancel(); });
 }
 
 asio::awaitable<pg_rows> pg_async_pool::exec(std::string_view name, pg_params params) {
   const pg_statement& stmt = statement(name);
-  auto c = std::make_shared<call>(co_await asio::this_coro::executor, stmt, std::move(params));
-  {
-    std::lock_guard lock(mutex_);
-    enqueue_locked(c);
-  }
-  co_await c->wake.async_wait(use_tuple);
-  std::vector<std::shared_ptr<call>> finished;
-  bool cancelled = false;
-  {
-    std::lock_guard lock(mutex_);
-    cancelled = !c->done;
-    if (cancelled) {
-      // Cancelled (an answer cancels the timer only after setting done).
-      auto it = std::find_if(all_.begin(), all_.end(),
-                             [&](const auto& conn) { return conn.get() == c->on; });
-      if (it != all_.end()) {
-        auto conn = *it;
-        if (!c->sent) {
-          std::erase(conn->gathered, c);
-          --conn->load;
-        } else {
-          c->abandoned = true;
-          // Running now (the first statement still to answer): close the connection rather than
-          // leave the others behind it waiting for an answer nobody wants.
-          auto first = std::find_if(conn->due.begin(), conn->due.end(), [](const auto& d) {
-            return d.kind == connection::answer_due::execute;
-          });
-          if (first != conn->due.end() && first->c == c) drop_locked(conn, nullptr, finished);
-        }
+  connection* c = co_await acquire();
+  bool reusable = false;
+  try {
+    if (!c->prepared.contains(stmt.name)) {
+      if (PQsendPrepare(c->pg, stmt.name.c_str(), stmt.sql.c_str(), 0, nullptr) == 0) {
+        throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
       }
+      co_await flush(*c);
+      co_await read_results(*c);
+      c->prepared.insert(stmt.name);
     }
+    std::vector<const char*> values(params.size(), nullptr);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (params[i]) values[i] = params[i]->c_str();
+    }
+    if (PQsendQueryPrepared(c->pg, stmt.name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                            nullptr, 0) == 0) {
+      throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+    }
+    co_await flush(*c);
+    pg_rows rows = co_await read_results(*c);
+    release(c, true);
+    co_return rows;
+  } catch (const pg_error& e) {
+    // A refused statement leaves the connection usable; anything else leaves it unknown.
+    reusable = !e.sqlstate().empty() && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+    release(c, reusable);
+    throw;
+  } catch (...) {
+    release(c, false);
+    throw;
   }
-  if (cancelled) {
-    wake(finished);
-    throw boost::system::system_error(asio::error::operation_aborted);
-  }
-  if (c->error) throw *c->error;
-  co_return std::move(c->rows);
 }
 
 }  // namespace coachd

@@ -46,8 +46,7 @@ class pg_error : public std::runtime_error {
 /// models' row converters use (`is_null()`, `as<T>()`, `c_str()`), so one converter serves both.
 class pg_field {
  public:
-  pg_field(const pg_result* result, int row, int column)
-      : result_(result), row_(row), column_(column) {}
+  pg_field(const pg_result* result, int row, int column) : result_(result), row_(row), column_(column) {}
   bool is_null() const;
   const char* c_str() const;
   std::string_view view() const;
@@ -130,18 +129,7 @@ class pg_rows {
 using pg_params = std::vector<std::optional<std::string>>;
 
 /// Up to `size` connections, opened on first need and shared by every coroutine of the
-/// io_context, in libpq's pipeline mode: statements that callers send while the I/O thread is
-/// busy go to PostgreSQL together, in one write, behind one Sync, and their answers come back
-/// in as few reads. A connection's backend then runs them one after the other without going to
-/// sleep between them, and neither side pays a system call and a wake-up per statement.
-///
-/// Because the statements behind one Sync share PostgreSQL's implicit transaction, a failing
-/// one would roll back its neighbours' writes: the connections are read-only
-/// (`default_transaction_read_only`), and a write is refused with SQLSTATE 25006. The
-/// statements after a failing one, which PostgreSQL then skips, are sent again.
-///
-/// Callers must run on a strand (the gateway's connections do): an answer is handed over by
-/// cancelling a timer of the caller's executor.
+/// io_context; a coroutine that finds all of them busy waits for one without blocking its thread.
 class pg_async_pool {
  public:
   pg_async_pool(boost::asio::any_io_executor io, std::string conninfo, std::size_t size,
@@ -150,40 +138,24 @@ class pg_async_pool {
   pg_async_pool(const pg_async_pool&) = delete;
   pg_async_pool& operator=(const pg_async_pool&) = delete;
 
-  /// Runs the prepared statement `name` (one of the pool's statements, a read) with `params`.
-  /// Throws pg_error when PostgreSQL refuses it or the connection fails, and
-  /// boost::system::system_error(operation_aborted) when the awaiting coroutine is cancelled.
-  /// A cancelled statement that PostgreSQL is running closes its connection (the others waiting
-  /// on it are sent again on another); one still queued behind another is dropped or its
-  /// answer ignored.
+  /// Runs the prepared statement `name` (one of the pool's statements) with `params`, each in
+  /// autocommit. Throws pg_error when PostgreSQL refuses it or the connection fails, and
+  /// boost::system::system_error(operation_aborted) when the awaiting coroutine is cancelled
+  /// (the connection, whose answer is then unknown, is closed).
   boost::asio::awaitable<pg_rows> exec(std::string_view name, pg_params params);
 
-  /// Connections open or being opened now.
+  /// Connections open now (busy or idle).
   std::size_t open_connections() const;
 
   struct connection;
-  struct call;
+  struct waiter;
 
  private:
-  /// Puts `c` on the connection that is gathering a batch, else the least busy one, else a new
-  /// one; posts the batch's send when it is the batch's first.
-  void enqueue_locked(const std::shared_ptr<call>& c);
-  /// Sends the calls a connection has gathered, behind one Sync.
-  void send_batch(const std::shared_ptr<connection>& conn);
-  /// Hands libpq what the connection gathered, flushes, and takes every answer that has come;
-  /// `finished` collects the calls answered. Returns whether libpq still holds unsent bytes.
-  bool drive_locked(connection& conn, std::vector<std::shared_ptr<call>>& finished);
-  /// Takes the connection out of the pool; its calls fail with `error`, or are sent again on
-  /// another connection when `error` is null.
-  void drop_locked(const std::shared_ptr<connection>& conn, const pg_error* error,
-                   std::vector<std::shared_ptr<call>>& finished);
-  boost::asio::awaitable<void> open(std::shared_ptr<connection> conn);
-  boost::asio::awaitable<void> read_loop(std::shared_ptr<connection> conn);
-  boost::asio::awaitable<void> write_loop(std::shared_ptr<connection> conn);
-  /// Starts the loops a connection needs now (reading while answers are due, writing while
-  /// bytes wait); under the mutex.
-  void start_loops_locked(const std::shared_ptr<connection>& conn, bool unsent);
-  static void wake(std::vector<std::shared_ptr<call>>& finished);
+  boost::asio::awaitable<connection*> acquire();
+  boost::asio::awaitable<connection*> connect();
+  void release(connection* c, bool reusable);
+  /// A place to open a connection freed: to the first waiter, else back to the pool.
+  void pass_on_opening_locked();
   const pg_statement& statement(std::string_view name) const;
 
   boost::asio::any_io_executor io_;
@@ -191,8 +163,11 @@ class pg_async_pool {
   std::size_t size_;
   std::vector<pg_statement> statements_;
 
-  mutable std::mutex mutex_;  // guards the members below, the connections and the calls
-  std::vector<std::shared_ptr<connection>> all_;
+  mutable std::mutex mutex_;  // guards the members below
+  std::vector<std::unique_ptr<connection>> all_;
+  std::vector<connection*> idle_;
+  std::size_t opening_ = 0;  // connections being opened, counted against size_
+  std::vector<std::shared_ptr<waiter>> waiters_;
 };
 
 }  // namespace coachd
