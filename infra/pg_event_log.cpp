@@ -460,6 +460,11 @@ class pg_log_reader final : public log_reader {
       // One round trip for all partitions: each partition's next rows come from the primary
       // key index; partitions are taken in the order of $1 (rotated by every poll so that a
       // busy partition cannot starve the others) and the whole result is capped at $3.
+      // ORDER BY names only s.ord, which the function scan already yields in order: the nested
+      // loop then emits each partition's rows as its index scan reads them, by log_offset, and
+      // stops at $3. Naming e.log_offset too made PostgreSQL sort every partition's rows again
+      // (an incremental sort of up to $3 wide rows per poll, about 40% of the read's time);
+      // fetch() checks the order it relies on.
       conn_->prepare(
           "coachd_log_read",
           std::string("SELECT e.partition, e.log_offset, e.id::text, e.source, e.type,"
@@ -471,7 +476,7 @@ class pg_log_reader final : public log_reader {
                       "  SELECT * FROM coachd_log.events ev"
                       "  WHERE ev.partition = s.partition AND ev.log_offset >= s.position"
                       "  ORDER BY ev.log_offset LIMIT $3::bigint) e"
-                      " ORDER BY s.ord, e.log_offset LIMIT $3::bigint"));
+                      " ORDER BY s.ord LIMIT $3::bigint"));
       wake_ = std::make_unique<wake_receiver>(*conn_, partitions);  // LISTEN
       for (const auto& p : positions_) wake_->watch(p.partition);
     });
@@ -579,7 +584,14 @@ class pg_log_reader final : public log_reader {
       env.schema_version = row[13].as<int>();
       env.data = row[14].as<std::string>();
       for (auto& p : positions_) {
-        if (p.partition == e.partition) p.offset = e.offset + 1;
+        if (p.partition != e.partition) continue;
+        if (e.offset < p.offset) {
+          // Rows out of order would move the position past events never read.
+          throw log_error("postgres event log: partition " + std::to_string(e.partition) +
+                                 " returned offset " + std::to_string(e.offset) + " after " +
+                                 std::to_string(p.offset - 1));
+        }
+        p.offset = e.offset + 1;
       }
       events.push_back(std::move(e));
     }
