@@ -134,6 +134,41 @@ def cmd_pgbench(step, label, clients, pgbench_output, out, *extra):
           f"{per_request_text(res)}")
 
 
+def cmd_merge(out, *parts):
+    """Two or more runs of one step (wrk or pgbench) as one result: throughput is the mean of the
+    runs' (each ran as long), latency percentiles the worst run's, counts and counter deltas
+    summed; `runs` keeps each run's throughput. The query step runs coachd and pgbench in the
+    order A B B A so that a machine speeding up or slowing down during the step favours neither."""
+    rs = [json.load(open(f)) for f in parts]
+    res = dict(rs[0])
+    res["runs"] = [r["ok_per_s"] for r in rs]
+    res["ok_per_s"] = round(sum(res["runs"]) / len(rs), 1)
+    if res.get("tool") == "wrk":
+        for k in ("requests", "ok", "error_count", "wrapped"):
+            res[k] = sum(r.get(k, 0) for r in rs)
+        res["seconds"] = round(sum(r["seconds"] for r in rs), 2)
+        res["errors"] = {k: sum(r["errors"].get(k, 0) for r in rs) for k in rs[0]["errors"]}
+        res["latency_ms"] = {k: max(r["latency_ms"][k] for r in rs) for k in rs[0]["latency_ms"]}
+        done = res["ok"]
+    else:
+        res["transactions"] = sum(r.get("transactions") or 0 for r in rs)
+        res["error_count"] = sum(r.get("error_count", 0) for r in rs)
+        means = [r["latency_ms"].get("mean") for r in rs if r["latency_ms"].get("mean") is not None]
+        res["latency_ms"] = {"mean": round(sum(means) / len(means), 3) if means else None}
+        done = res["transactions"]
+    for k in ("d_commits", "d_wal_syncs", "d_wal_bytes"):
+        if all(k in r for r in rs):
+            res[k] = sum(r[k] for r in rs)
+    res.pop("per_request", None)
+    add_extra(res, [], done)
+    json.dump(res, open(out, "w"))
+    for f in parts:
+        os.remove(f)
+    print(f"  {res['label']:<34} c={res['connections']:<4} {res['ok_per_s']:>9.1f} "
+          f"{'tps' if res.get('tool') == 'pgbench' else 'ok/s'}  mean of runs "
+          f"{', '.join(f'{v:,.1f}' for v in res['runs'])}")
+
+
 def percentile(sorted_values, p):
     if not sorted_values:
         return None
