@@ -10,6 +10,8 @@
 #include <thread>
 #include <utility>
 
+#include "projections/copy_connection.hpp"
+
 namespace coachd {
 
 projection_runner::projection_runner(event_log& log, const event_codec& codec, std::string conninfo,
@@ -280,7 +282,7 @@ void projection_runner::prepare_connection(pqxx::connection_base& connection) {
 }
 
 std::uint64_t projection_runner::rebuild(const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  pqxx::connection connection(conninfo_);
+  copy_connection connection(conninfo_);  // bulk rows go in with binary COPY
   const projector_lock lock(connection, target_.name());
   lock.or_refuse();
   // Emptied under the lock: a rebuild refused because coachd runs the projector touches nothing.
