@@ -323,14 +323,25 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
   }
   auto reader = log_.open_reader(from);
   prepare_connection(connection);
-  // The next batch is read from the log while this one is applied: a reader thread stays up to
-  // two batches ahead.
+  // Three stages, each up to two batches ahead of the next: a fetching thread reads the log, a
+  // decoding thread decodes (and opens sealed fields), and this thread applies. With binary
+  // COPY the applying stage got cheaper than reading and decoding together, and one thread
+  // doing both left a core idle while it waited for PostgreSQL's answer (300,000 intakes, ten
+  // alternating pairs: median 5.03 -> 4.54 s, the same CPU; a third stage measured no gain
+  // before, when COPY's text parsing made applying the slowest stage).
+  constexpr std::size_t depth = 2;
   std::mutex m;
   std::condition_variable cv;
-  std::deque<fetched_batch> ready;
-  bool finished = false, abandoned = false;
+  std::deque<fetched_batch> fetched, ready;
+  bool fetching_done = false, finished = false, abandoned = false;
   std::exception_ptr read_failure;
-  std::thread read_ahead([&] {
+  const auto fail = [&](std::exception_ptr e) {
+    std::lock_guard lock(m);
+    if (!read_failure) read_failure = e;
+    abandoned = true;  // the other reading stage stops too
+    cv.notify_all();
+  };
+  std::thread fetching([&] {
     try {
       for (;;) {
         bool at_end = true;
@@ -340,20 +351,49 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
         if (at_end) break;
         auto batch = fetch(*reader);
         if (batch.events.empty()) continue;
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return fetched.size() < depth || abandoned; });
+        if (abandoned) break;
+        fetched.push_back(std::move(batch));
+        cv.notify_all();
+      }
+    } catch (...) {
+      fail(std::current_exception());
+    }
+    std::lock_guard lock(m);
+    fetching_done = true;
+    cv.notify_all();
+  });
+  std::thread decoding([&] {
+    try {
+      for (;;) {
+        fetched_batch batch;
+        {
+          std::unique_lock lock(m);
+          cv.wait(lock, [&] { return !fetched.empty() || fetching_done || abandoned; });
+          if (abandoned || fetched.empty()) break;
+          batch = std::move(fetched.front());
+          fetched.pop_front();
+          cv.notify_all();
+        }
         decode_ahead(batch);
         std::unique_lock lock(m);
-        cv.wait(lock, [&] { return ready.size() < 2 || abandoned; });
+        cv.wait(lock, [&] { return ready.size() < depth || abandoned; });
         if (abandoned) break;
         ready.push_back(std::move(batch));
         cv.notify_all();
       }
     } catch (...) {
-      read_failure = std::current_exception();
+      fail(std::current_exception());
     }
     std::lock_guard lock(m);
     finished = true;
     cv.notify_all();
   });
+  const auto join_readers = [&] {
+    fetching.join();
+    decoding.join();
+  };
   std::uint64_t done = 0;
   try {
     for (;;) {
@@ -375,10 +415,10 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
       abandoned = true;
       cv.notify_all();
     }
-    read_ahead.join();
+    join_readers();
     throw;
   }
-  read_ahead.join();
+  join_readers();
   if (read_failure) std::rethrow_exception(read_failure);
   save_checkpoints(connection);
   return done;
