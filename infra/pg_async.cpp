@@ -166,6 +166,12 @@ asio::awaitable<pg_async_pool::connection*> pg_async_pool::connect() {
     throw pg_error("cannot make the PostgreSQL connection non-blocking: " + connection_message(c->pg), "");
   }
   c->socket = std::make_unique<asio::posix::stream_descriptor>(io_, PQsocket(c->pg));
+  // Each statement is planned once, when first run (see the class comment).
+  if (PQsendQuery(c->pg, "SET plan_cache_mode = force_generic_plan") == 0) {
+    throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+  }
+  co_await flush(*c);
+  co_await read_results(*c);
   auto* raw = c.get();
   std::lock_guard lock(mutex_);
   all_.push_back(std::move(c));

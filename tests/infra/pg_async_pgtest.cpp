@@ -32,6 +32,7 @@ std::vector<pg_statement> statements() {
       {"sleep_echo", "SELECT pg_sleep($1::float8 / 1000), $2::int"},
       {"backend", "SELECT pg_backend_pid()"},
       {"insert", "INSERT INTO things(v) SELECT generate_series(1, $1::int)"},
+      {"plan_cache_mode", "SELECT current_setting('plan_cache_mode')"},
   };
 }
 
@@ -103,6 +104,14 @@ BOOST_AUTO_TEST_CASE(rows_values_and_nulls_come_back_as_sent) {
   auto none = f.run(f.pool->exec("series", {std::string("0")}));
   BOOST_TEST(none.empty());
   BOOST_CHECK_THROW(f.run(f.pool->exec("no_such_statement", {})), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(connections_plan_each_statement_once) {
+  fixture f(2);
+  for (int i = 0; i < 4; ++i) {
+    auto rows = f.run(f.pool->exec("plan_cache_mode", {}));
+    BOOST_TEST(rows[0][0].as<std::string>() == "force_generic_plan");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(writes_report_the_rows_they_touched) {
