@@ -29,4 +29,11 @@ std::string_view event_type_name(const domain_event& e) {
   return std::visit([](const auto& ev) { return event_meta<std::decay_t<decltype(ev)>>::type; }, e);
 }
 
+std::vector<std::string_view> all_event_types() {
+  return []<std::size_t... I>(std::index_sequence<I...>) {
+    return std::vector<std::string_view>{
+        event_meta<std::variant_alternative_t<I, domain_event>>::type...};
+  }(std::make_index_sequence<std::variant_size_v<domain_event>>{});
+}
+
 }  // namespace coachd

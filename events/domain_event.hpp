@@ -3,6 +3,7 @@
 
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "events/account_events.hpp"
 #include "events/client_events.hpp"
@@ -24,5 +25,8 @@ using domain_event =
 
 /// The CloudEvents type of an event ("IntakeSubmitted").
 std::string_view event_type_name(const domain_event& e);
+
+/// The CloudEvents type of every event in domain_event, in its order.
+std::vector<std::string_view> all_event_types();
 
 }  // namespace coachd

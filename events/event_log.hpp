@@ -72,6 +72,15 @@ class event_log {
   /// Takes ownership of a partition for writing, fencing any earlier writer.
   virtual std::unique_ptr<partition_writer> open_writer(int partition) = 0;
   virtual std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) = 0;
+  /// A reader for a caller that looks only at the partition, offset and type of events whose
+  /// type is not in `types` (a projector catching up): a log may then leave the rest of their
+  /// envelope empty instead of reading it out (the PostgreSQL log does). Positions advance past
+  /// every event alike. By default, the plain reader.
+  virtual std::unique_ptr<log_reader> open_reader_for(std::vector<partition_start> from,
+                                                      const std::vector<std::string>& types) {
+    (void)types;
+    return open_reader(std::move(from));
+  }
   /// The offset the next appended event would get at or after (the high watermark):
   /// a reader whose position reached it has seen everything committed so far.
   virtual std::int64_t end_offset(int partition) = 0;

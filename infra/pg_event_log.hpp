@@ -48,6 +48,8 @@ class pg_event_log final : public event_log {
   int partitions() const override { return partitions_; }
   std::unique_ptr<partition_writer> open_writer(int partition) override;
   std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
+  std::unique_ptr<log_reader> open_reader_for(std::vector<partition_start> from,
+                                              const std::vector<std::string>& types) override;
   std::int64_t end_offset(int partition) override;
   std::string name() const override { return "postgres"; }
 
@@ -60,6 +62,7 @@ class pg_event_log final : public event_log {
 
  private:
   void check_partition(int partition) const;
+  void check_starts(const std::vector<partition_start>& from) const;
 
   std::string conninfo_;
   int partitions_;

@@ -321,7 +321,17 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     ends.push_back(log_.end_offset(p));
     if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
   }
-  auto reader = log_.open_reader(from);
+  // Only the events the projector applies are read whole.
+  std::vector<std::string> wanted;
+  bool every_type = true;
+  for (const auto type : all_event_types()) {
+    if (target_.handles(type)) {
+      wanted.emplace_back(type);
+    } else {
+      every_type = false;
+    }
+  }
+  auto reader = every_type ? log_.open_reader(from) : log_.open_reader_for(from, wanted);
   prepare_connection(connection);
   // Three stages, each up to two batches ahead of the next: a fetching thread reads the log, a
   // decoding thread decodes (and opens sealed fields), and this thread applies. With binary

@@ -108,6 +108,63 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(postgres_only)
 
+BOOST_FIXTURE_TEST_CASE(a_reader_for_some_types_reads_the_others_as_place_and_type_only,
+                        pg_log_fixture) {
+  auto log = open_log();
+  // Each partition: a run of wanted and unwanted types, unwanted ones last in some partitions
+  // (the position must still move past them) and first in others.
+  std::vector<event_envelope> written;
+  for (int p = 0; p < 4; ++p) {
+    auto writer = log->open_writer(p);
+    std::vector<event_envelope> batch;
+    for (int i = 0; i < 7; ++i) {
+      auto e = make_event(subject_in_partition(p), i + 1, R"({"i":)" + std::to_string(i) + "}");
+      e.type = (i + p) % 3 == 0 ? "Wanted" : (i % 2 == 0 ? "Skipped" : "AlsoWanted");
+      batch.push_back(e);
+    }
+    writer->append(batch);
+    written.insert(written.end(), batch.begin(), batch.end());
+  }
+  const auto whole = read_everything(*log);
+  auto reader = log->open_reader_for(coachd::conformance::all_partitions_from(0),
+                                     {"Wanted", "AlsoWanted"});
+  // Small polls: positions carry over between them, also past runs of skipped events.
+  std::vector<stored_event> read;
+  for (int i = 0; i < 100 && read.size() < written.size(); ++i) {
+    for (auto& e : reader->poll(100ms, 3)) read.push_back(std::move(e));
+  }
+  BOOST_TEST_REQUIRE(read.size() == whole.size());
+  BOOST_TEST(reader->poll(50ms, 10).empty());
+  for (int p = 0; p < 4; ++p) BOOST_TEST(reader->position(p) == 7);
+  for (int p = 0; p < 4; ++p) {
+    const auto mine = coachd::conformance::of_partition(read, p);
+    const auto all = coachd::conformance::of_partition(whole, p);
+    BOOST_TEST_REQUIRE(mine.size() == all.size());
+    for (std::size_t i = 0; i < mine.size(); ++i) {
+      BOOST_TEST(mine[i].offset == all[i].offset);
+      BOOST_TEST(mine[i].envelope.type == all[i].envelope.type);
+      if (all[i].envelope.type == "Skipped") {
+        BOOST_TEST(mine[i].envelope.id.empty());
+        BOOST_TEST(mine[i].envelope.data.empty());
+        BOOST_TEST(mine[i].envelope.subject.empty());
+      } else {
+        BOOST_TEST(mine[i].envelope.id == all[i].envelope.id);
+        BOOST_TEST(mine[i].envelope.data == all[i].envelope.data);
+        BOOST_TEST(mine[i].envelope.time == all[i].envelope.time);
+        BOOST_TEST(mine[i].envelope.actor == all[i].envelope.actor);
+        BOOST_TEST(mine[i].envelope.stream_version == all[i].envelope.stream_version);
+        BOOST_TEST(mine[i].envelope.schema_version == all[i].envelope.schema_version);
+      }
+    }
+  }
+  // A reader for no type at all still walks every position.
+  auto none = log->open_reader_for(coachd::conformance::all_partitions_from(5), {});
+  const auto tail = coachd::conformance::read_exactly(*none, 8);
+  BOOST_TEST(tail.size() == 8u);
+  for (const auto& e : tail) BOOST_TEST(e.envelope.data.empty());
+  BOOST_CHECK_THROW(log->open_reader_for({{0, 0}, {0, 1}}, {"Wanted"}), std::invalid_argument);
+}
+
 BOOST_FIXTURE_TEST_CASE(acknowledged_appends_survive_sigkill_of_the_writer, pg_log_fixture) {
   open_log().reset();  // tables exist before the child starts; no connection crosses the fork
   int pipe_fds[2];
