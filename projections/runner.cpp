@@ -351,6 +351,20 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     abandoned = true;  // the other reading stage stops too
     cv.notify_all();
   };
+  // Puts a batch on the next stage's queue once it has room; false when abandoned.
+  const auto hand_on = [&](std::deque<fetched_batch>& queue, fetched_batch&& batch) {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return queue.size() < depth || abandoned; });
+    if (abandoned) return false;
+    queue.push_back(std::move(batch));
+    cv.notify_all();
+    return true;
+  };
+  const auto stage_done = [&](bool& done) {
+    std::lock_guard lock(m);
+    done = true;
+    cv.notify_all();
+  };
   std::thread fetching([&] {
     try {
       for (;;) {
@@ -361,18 +375,12 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
         if (at_end) break;
         auto batch = fetch(*reader);
         if (batch.events.empty()) continue;
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return fetched.size() < depth || abandoned; });
-        if (abandoned) break;
-        fetched.push_back(std::move(batch));
-        cv.notify_all();
+        if (!hand_on(fetched, std::move(batch))) break;
       }
     } catch (...) {
       fail(std::current_exception());
     }
-    std::lock_guard lock(m);
-    fetching_done = true;
-    cv.notify_all();
+    stage_done(fetching_done);
   });
   std::thread decoding([&] {
     try {
@@ -387,18 +395,12 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
           cv.notify_all();
         }
         decode_ahead(batch);
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return ready.size() < depth || abandoned; });
-        if (abandoned) break;
-        ready.push_back(std::move(batch));
-        cv.notify_all();
+        if (!hand_on(ready, std::move(batch))) break;
       }
     } catch (...) {
       fail(std::current_exception());
     }
-    std::lock_guard lock(m);
-    finished = true;
-    cv.notify_all();
+    stage_done(finished);
   });
   const auto join_readers = [&] {
     fetching.join();
