@@ -148,6 +148,12 @@ bool is_uuid(std::string_view text) {
   return parse_uuid(text, ignored);
 }
 
+std::optional<std::array<unsigned char, 16>> uuid_to_bytes(std::string_view text) {
+  uuid_bytes u;
+  if (!parse_uuid(text, u)) return std::nullopt;
+  return u;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned len = 0;

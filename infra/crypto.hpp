@@ -6,7 +6,9 @@
 /// key) come from libsodium; SHA-1 (only inside UUIDv5, as RFC 4122 prescribes), SHA-256 and
 /// HMAC-SHA256 (what webhook senders such as Stripe use) come from OpenSSL.
 
+#include <array>
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,6 +42,9 @@ std::string uuid_from_name(std::string_view namespace_uuid, std::string_view nam
 
 /// Whether `text` is a hyphenated UUID (8-4-4-4-12 hex digits, either case).
 bool is_uuid(std::string_view text);
+
+/// The 16 bytes of a UUID that is_uuid accepts; nullopt for anything else.
+std::optional<std::array<unsigned char, 16>> uuid_to_bytes(std::string_view text);
 
 /// HMAC-SHA256 of `data` under `key`: the 32 raw bytes.
 std::string hmac_sha256(std::string_view key, std::string_view data);

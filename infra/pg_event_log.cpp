@@ -473,35 +473,33 @@ class pg_log_reader final : public log_reader {
       // stops at $3. Naming e.log_offset too made PostgreSQL sort every partition's rows again
       // (an incremental sort of up to $3 wide rows per poll, about 40% of the read's time);
       // fetch() checks the order it relies on.
-      const std::string from_rows =
-          " FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY"
-          "  AS s(partition, position, ord)"
-          " CROSS JOIN LATERAL ("
-          "  SELECT * FROM coachd_log.events ev"
-          "  WHERE ev.partition = s.partition AND ev.log_offset >= s.position"
-          "  ORDER BY ev.log_offset LIMIT $3::bigint) e"
-          " ORDER BY s.ord LIMIT $3::bigint";
-      if (types_.empty()) {
-        conn_->prepare(read_statement,
-                       "SELECT e.partition, e.log_offset, e.id::text, e.source, e.type,"
-                       " e.specversion, e.time, e.subject, e.stream_version, e.command_id,"
-                       " e.correlation_id, e.causation_id, e.actor, e.schema_version, e.data" +
-                           from_rows);
-      } else {
-        // Rows of other types leave every column but their place and type NULL (none is NULL
-        // in the table): PostgreSQL then neither formats nor sends them (at 1M events, a third
-        // of the bench's log is bookings that a rebuild of intakes skips).
-        std::string columns = "e.partition, e.log_offset";
-        for (const char* c : {"e.id::text", "e.source", "e.type", "e.specversion", "e.time",
-                              "e.subject", "e.stream_version", "e.command_id", "e.correlation_id",
-                              "e.causation_id", "e.actor", "e.schema_version", "e.data"}) {
-          columns += std::string(", ") +
-                     (std::string_view(c) == "e.type" ? std::string(c)
-                                                      : "CASE WHEN e.type = ANY($4::text[]) THEN " +
-                                                            std::string(c) + " END");
+      // Opened for some types, rows of other types leave every column but their place and type
+      // NULL (none is NULL in the table): PostgreSQL then neither formats nor sends them (at 1M
+      // events, a third of the bench's log is bookings that a rebuild of intakes skips).
+      const bool some_types = !types_.empty();
+      std::string select = "SELECT e.partition, e.log_offset";
+      for (const std::string_view column :
+           {"e.id::text", "e.source", "e.type", "e.specversion", "e.time", "e.subject",
+            "e.stream_version", "e.command_id", "e.correlation_id", "e.causation_id", "e.actor",
+            "e.schema_version", "e.data"}) {  // the order fetch() reads them in
+        select += ", ";
+        if (some_types && column != "e.type") {
+          select += "CASE WHEN e.wanted THEN " + std::string(column) + " END";
+        } else {
+          select += column;
         }
-        conn_->prepare(read_statement, "SELECT " + columns + from_rows);
       }
+      conn_->prepare(read_statement,
+                     select +
+                         " FROM unnest($1::integer[], $2::bigint[]) WITH ORDINALITY"
+                         "  AS s(partition, position, ord)"
+                         " CROSS JOIN LATERAL ("
+                         "  SELECT *" +
+                         std::string(some_types ? ", ev.type = ANY($4::text[]) AS wanted" : "") +
+                         "  FROM coachd_log.events ev"
+                         "  WHERE ev.partition = s.partition AND ev.log_offset >= s.position"
+                         "  ORDER BY ev.log_offset LIMIT $3::bigint) e"
+                         " ORDER BY s.ord LIMIT $3::bigint");
       wake_ = std::make_unique<wake_receiver>(*conn_, partitions);  // LISTEN
       for (const auto& p : positions_) wake_->watch(p.partition);
     });

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "events/time.hpp"
+#include "infra/crypto.hpp"
 #include "projections/copy_connection.hpp"
 
 namespace coachd {
@@ -30,13 +31,6 @@ void put_u32(std::string& out, std::uint32_t v) {
 }
 void put_u64(std::string& out, std::uint64_t v) {
   for (int shift = 56; shift >= 0; shift -= 8) out += static_cast<char>((v >> shift) & 0xff);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
 }
 
 // PostgreSQL's epoch for timestamps, 2000-01-01T00:00:00Z, in milliseconds after Unix's.
@@ -107,20 +101,10 @@ void bulk_insert::add(const std::vector<std::optional<std::string>>& row) {
             copy_ += v;
             break;
           case kind::uuid: {
-            // 8-4-4-4-12 hex digits, as PostgreSQL's uuid_in reads them when hyphenated.
-            if (v.size() != 36 || v[8] != '-' || v[13] != '-' || v[18] != '-' || v[23] != '-')
-              refuse(i, "a UUID");
+            const auto bytes = uuid_to_bytes(v);
+            if (!bytes) refuse(i, "a UUID");
             put_u32(copy_, 16);
-            for (std::size_t k = 0; k < v.size();) {
-              if (v[k] == '-') {
-                ++k;
-                continue;
-              }
-              const int hi = hex_value(v[k]), lo = hex_value(v[k + 1]);
-              if (hi < 0 || lo < 0) refuse(i, "a UUID");
-              copy_ += static_cast<char>(hi << 4 | lo);
-              k += 2;
-            }
+            copy_.append(reinterpret_cast<const char*>(bytes->data()), bytes->size());
             break;
           }
           case kind::timestamptz: {
