@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -50,8 +51,11 @@ std::chrono::milliseconds left_until(clock::time_point deadline) {
 
 class shared_tail_reader final : public log_reader {
  public:
-  shared_tail_reader(std::shared_ptr<shared_tail_log::state> st, std::vector<partition_start> from)
-      : st_(std::move(st)), positions_(std::move(from)) {}
+  /// `types`: when given, events of other types are handed out as their place and type only
+  /// (see event_log::open_reader_for); the window itself keeps every event whole.
+  shared_tail_reader(std::shared_ptr<shared_tail_log::state> st, std::vector<partition_start> from,
+                     std::optional<std::vector<std::string>> types)
+      : st_(std::move(st)), positions_(std::move(from)), types_(std::move(types)) {}
 
   std::vector<stored_event> poll(std::chrono::milliseconds max_wait, std::size_t max_events) override {
     if (max_events == 0 || positions_.empty()) return {};
@@ -110,7 +114,17 @@ class shared_tail_reader final : public log_reader {
       if (pos.offset >= w.end) continue;  // nothing past it fetched yet
       auto it = std::lower_bound(w.events.begin(), w.events.end(), pos.offset,
                                  [](const stored_event& e, std::int64_t offset) { return e.offset < offset; });
-      for (; it != w.events.end() && out.size() < max_events; ++it) out.push_back(*it);
+      for (; it != w.events.end() && out.size() < max_events; ++it) {
+        if (wanted(it->envelope.type)) {
+          out.push_back(*it);
+        } else {
+          // Its place and type only: a projector that skips the type copies none of its text.
+          stored_event& place = out.emplace_back();
+          place.partition = it->partition;
+          place.offset = it->offset;
+          place.envelope.type = it->envelope.type;
+        }
+      }
       // All of the window taken: the position is the tail's (it may skip offsets that hold no
       // event, such as Kafka's transaction markers); otherwise just past the last one taken.
       pos.offset = it == w.events.end() ? w.end : out.back().offset + 1;
@@ -155,9 +169,13 @@ class shared_tail_reader final : public log_reader {
     if (failure) std::rethrow_exception(failure);
   }
 
+  bool wanted(const std::string& type) const {
+    return !types_ || std::find(types_->begin(), types_->end(), type) != types_->end();
+  }
+
   // Behind the window: reads the log itself.
   std::vector<stored_event> poll_own(clock::time_point deadline, std::size_t max_events) {
-    if (!own_) own_ = st_->inner.open_reader(positions_);
+    if (!own_) own_ = types_ ? st_->inner.open_reader_for(positions_, *types_) : st_->inner.open_reader(positions_);
     auto events = own_->poll(left_until(deadline), max_events);
     for (auto& p : positions_) p.offset = own_->position(p.partition);
     st_->own_polls.fetch_add(1, std::memory_order_relaxed);
@@ -166,6 +184,7 @@ class shared_tail_reader final : public log_reader {
 
   std::shared_ptr<shared_tail_log::state> st_;
   std::vector<partition_start> positions_;
+  std::optional<std::vector<std::string>> types_;
   std::unique_ptr<log_reader> own_;
   std::size_t rotation_ = 0;
 };
@@ -185,6 +204,17 @@ shared_tail_log::~shared_tail_log() {
 }
 
 std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_start> from) {
+  check_starts(from);
+  return std::make_unique<shared_tail_reader>(state_, std::move(from), std::nullopt);
+}
+
+std::unique_ptr<log_reader> shared_tail_log::open_reader_for(std::vector<partition_start> from,
+                                                            const std::vector<std::string>& types) {
+  check_starts(from);
+  return std::make_unique<shared_tail_reader>(state_, std::move(from), types);
+}
+
+void shared_tail_log::check_starts(const std::vector<partition_start>& from) const {
   for (std::size_t i = 0; i < from.size(); ++i) {
     if (from[i].partition < 0 || from[i].partition >= inner_.partitions()) {
       throw std::invalid_argument("shared tail log: no partition " + std::to_string(from[i].partition));
@@ -196,7 +226,6 @@ std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_s
       }
     }
   }
-  return std::make_unique<shared_tail_reader>(state_, std::move(from));
 }
 
 shared_tail_log::statistics shared_tail_log::stats() const {

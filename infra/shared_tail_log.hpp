@@ -16,6 +16,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "events/event_log.hpp"
@@ -40,6 +41,10 @@ class shared_tail_log final : public event_log {
   int partitions() const override { return inner_.partitions(); }
   std::unique_ptr<partition_writer> open_writer(int partition) override { return inner_.open_writer(partition); }
   std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
+  /// Served from the same window; events of other types come out as their place and type only,
+  /// and a reader behind the window reads through the inner log's open_reader_for.
+  std::unique_ptr<log_reader> open_reader_for(std::vector<partition_start> from,
+                                              const std::vector<std::string>& types) override;
   std::int64_t end_offset(int partition) override { return inner_.end_offset(partition); }
   std::string name() const override { return inner_.name(); }
 
@@ -53,6 +58,8 @@ class shared_tail_log final : public event_log {
   struct state;  // the window, shared with the readers (implementation detail)
 
  private:
+  void check_starts(const std::vector<partition_start>& from) const;
+
   std::unique_ptr<event_log> owned_;
   event_log& inner_;
   std::shared_ptr<state> state_;

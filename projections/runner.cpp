@@ -45,10 +45,25 @@ projection_runner::fetched_batch projection_runner::fetch(log_reader& reader) {
   return batch;
 }
 
+std::unique_ptr<log_reader> projection_runner::open_reader(std::vector<partition_start> from) {
+  // Only the events the projector applies are read whole.
+  std::vector<std::string> wanted;
+  bool every_type = true;
+  for (const auto type : all_event_types()) {
+    if (target_.handles(type)) {
+      wanted.emplace_back(type);
+    } else {
+      every_type = false;
+    }
+  }
+  return every_type ? log_.open_reader(std::move(from)) : log_.open_reader_for(std::move(from), wanted);
+}
+
 std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
   auto batch = fetch(reader);
   // Events that keep coming (the last batch was applied a moment ago) linger for more; the
-  // first event after a quiet spell does not wait.
+  // first event after a quiet spell does not wait. (A projector that skips them lingers too:
+  // it then wakes once for several of the tail's fetches.)
   if (options_.linger.count() > 0 && !batch.events.empty() && batch.events.size() < options_.max_batch &&
       std::chrono::steady_clock::now() - applied_at_ < 2 * options_.linger) {
     std::this_thread::sleep_for(options_.linger);
@@ -321,17 +336,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     ends.push_back(log_.end_offset(p));
     if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
   }
-  // Only the events the projector applies are read whole.
-  std::vector<std::string> wanted;
-  bool every_type = true;
-  for (const auto type : all_event_types()) {
-    if (target_.handles(type)) {
-      wanted.emplace_back(type);
-    } else {
-      every_type = false;
-    }
-  }
-  auto reader = every_type ? log_.open_reader(from) : log_.open_reader_for(from, wanted);
+  auto reader = open_reader(std::move(from));
   prepare_connection(connection);
   // Three stages, each up to two batches ahead of the next: a fetching thread reads the log, a
   // decoding thread decodes (and opens sealed fields), and this thread applies. With binary
@@ -460,7 +465,7 @@ void projection_runner::run() {
       load_checkpoints();
       from.clear();
       for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
-      auto reader = log_.open_reader(from);
+      auto reader = open_reader(from);
       prepare_connection(connection);
       while (!stopping_) process_batch(*reader, connection);
       save_checkpoints(connection);

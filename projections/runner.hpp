@@ -83,6 +83,8 @@ class projection_runner {
     std::vector<std::optional<result<domain_event>>> decoded;
   };
   fetched_batch fetch(log_reader& reader);
+  /// A reader from `from` that reads whole only the events the projector applies.
+  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from);
   /// Decodes the batch's events the projector handles, so that a catch-up's read-ahead thread
   /// does it while the previous batch is being written.
   void decode_ahead(fetched_batch& batch) const;

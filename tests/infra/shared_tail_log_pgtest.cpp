@@ -1,10 +1,12 @@
 // The shared-tail decorator of the event log (infra/shared_tail_log.hpp) over the PostgreSQL
 // log: the whole conformance suite (with a window small enough that readers fall behind it and
 // rejoin), then what it is for: many readers following the tail get every event once, in
-// order, from far fewer reads of the log than they make.
+// order, from far fewer reads of the log than they make; and a projector's reader, which gets only
+// its types whole.
 
 #define BOOST_TEST_MODULE shared_tail_log
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -18,6 +20,7 @@
 using namespace std::chrono_literals;
 using coachd::conformance::stream_events;
 using coachd::conformance::subject_in_partition;
+using coachd::stored_event;
 
 namespace {
 
@@ -106,4 +109,89 @@ BOOST_FIXTURE_TEST_CASE(readers_following_the_tail_share_the_reads_and_miss_noth
   BOOST_TEST(stats.served_events > 0u);
   // One read of the log serves every reader waiting on the tail.
   BOOST_TEST(stats.tail_fetches < stats.served_events);
+}
+
+// A projector's reader (open_reader_for) gets events of its types whole and the others as their
+// place and type only, from the window and from the log alike, while a plain reader sharing the
+// same window still gets every event whole.
+BOOST_FIXTURE_TEST_CASE(a_reader_for_some_types_gets_the_others_as_place_and_type_only, shared_tail_fixture) {
+  using coachd::conformance::make_event;
+  coachd::shared_tail_options options;
+  options.window_events = 8;  // the reader that starts at 0 is behind it, then joins it
+  options.fetch_events = 5;
+  coachd::pg_event_log inner(db.conninfo(), 4);
+  coachd::shared_tail_log log(inner, options);
+  std::vector<std::unique_ptr<coachd::partition_writer>> writers;
+  for (int p = 0; p < 4; ++p) writers.push_back(log.open_writer(p));
+  std::vector<std::int64_t> versions(4, 0);
+  std::map<std::pair<int, std::int64_t>, coachd::event_envelope> written;  // by place
+  auto append = [&](int p, int n) {
+    std::vector<coachd::event_envelope> batch;
+    for (int i = 0; i < n; ++i) {
+      auto e = make_event(subject_in_partition(p), ++versions[p], R"({"i":)" + std::to_string(i) + "}");
+      // Skipped ones last in some batches (the position must still move past them).
+      e.type = (i + p) % 3 == 0 ? "Wanted" : (i % 2 == 0 ? "Skipped" : "AlsoWanted");
+      batch.push_back(e);
+    }
+    const auto appended = writers[static_cast<std::size_t>(p)]->append(batch);
+    for (std::size_t i = 0; i < batch.size(); ++i) written[{p, appended.offsets[i]}] = batch[i];
+  };
+  for (int p = 0; p < 4; ++p) append(p, 12);  // more than the window holds
+
+  std::vector<coachd::partition_start> ends;
+  for (int p = 0; p < 4; ++p) ends.push_back({p, log.end_offset(p)});
+  auto behind = log.open_reader_for(coachd::conformance::all_partitions_from(0), {"Wanted", "AlsoWanted"});
+  auto tailing = log.open_reader_for(ends, {"Wanted"});
+  auto plain = log.open_reader(ends);
+  // Their first polls open the window at the log's ends: what comes next is served from it.
+  BOOST_TEST(tailing->poll(10ms, 10).empty());
+  BOOST_TEST(plain->poll(10ms, 10).empty());
+  for (int round = 0; round < 6; ++round) append(round % 4, 1 + round % 5);
+
+  auto drain = [&](coachd::log_reader& reader, std::size_t expected) {
+    std::vector<stored_event> read;
+    for (int i = 0; i < 200 && read.size() < expected; ++i) {
+      for (auto& e : reader.poll(100ms, 3)) read.push_back(std::move(e));
+    }
+    BOOST_TEST(reader.poll(20ms, 10).empty());
+    for (int p = 0; p < 4; ++p) BOOST_TEST(reader.position(p) == log.end_offset(p));
+    return read;
+  };
+  auto check = [&](const std::vector<stored_event>& read, const std::vector<std::string>& types) {
+    std::map<int, std::int64_t> last;
+    for (const auto& e : read) {
+      const auto it = written.find({e.partition, e.offset});
+      BOOST_TEST_REQUIRE((it != written.end()), "partition " << e.partition << " offset " << e.offset);
+      const auto& w = it->second;
+      BOOST_TEST(e.envelope.type == w.type);
+      if (last.count(e.partition) > 0) BOOST_TEST(e.offset > last[e.partition]);
+      last[e.partition] = e.offset;
+      const bool whole = types.empty() || std::find(types.begin(), types.end(), w.type) != types.end();
+      if (whole) {
+        BOOST_TEST(e.envelope.id == w.id);
+        BOOST_TEST(e.envelope.subject == w.subject);
+        BOOST_TEST(e.envelope.data == w.data);
+        BOOST_TEST(e.envelope.stream_version == w.stream_version);
+      } else {
+        BOOST_TEST(e.envelope.id.empty());
+        BOOST_TEST(e.envelope.subject.empty());
+        BOOST_TEST(e.envelope.data.empty());
+      }
+    }
+  };
+  std::size_t after_ends = 0;
+  for (const auto& [place, _] : written) {
+    if (place.second >= ends[static_cast<std::size_t>(place.first)].offset) ++after_ends;
+  }
+  const auto from_behind = drain(*behind, written.size());
+  BOOST_TEST(from_behind.size() == written.size());
+  check(from_behind, {"Wanted", "AlsoWanted"});
+  const auto from_tail = drain(*tailing, after_ends);
+  BOOST_TEST(from_tail.size() == after_ends);
+  check(from_tail, {"Wanted"});
+  const auto whole = drain(*plain, after_ends);
+  BOOST_TEST(whole.size() == after_ends);
+  check(whole, {});
+  BOOST_TEST(log.stats().own_polls > 0u);  // the reader behind read the log itself at first
+  BOOST_TEST(log.stats().served_events > 0u);
 }
