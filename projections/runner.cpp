@@ -148,9 +148,20 @@ std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::con
 }
 
 void projection_runner::write_checkpoints(pqxx::work& tx) {
-  for (int p : unsaved_) {
-    tx.exec_prepared("coachd_checkpoint", target_.name(), p, read_positions_[static_cast<std::size_t>(p)]);
+  if (unsaved_.empty()) return;
+  // Every partition that moved in one statement (one round trip per batch, not one per
+  // partition).
+  std::string partitions = "{", offsets = "{";
+  for (std::size_t i = 0; i < unsaved_.size(); ++i) {
+    const int p = unsaved_[i];
+    if (i > 0) {
+      partitions += ',';
+      offsets += ',';
+    }
+    partitions += std::to_string(p);
+    offsets += std::to_string(read_positions_[static_cast<std::size_t>(p)]);
   }
+  tx.exec_prepared("coachd_checkpoint", target_.name(), partitions + "}", offsets + "}");
   unsaved_.clear();
 }
 
@@ -209,7 +220,8 @@ class projector_lock {
 void prepare_checkpoint(pqxx::connection_base& connection) {
   connection.prepare("coachd_checkpoint",
                      "INSERT INTO projection_checkpoints (projector, partition, position, updated_at) "
-                     "VALUES ($1, $2, $3, now()) ON CONFLICT (projector, partition) DO UPDATE "
+                     "SELECT $1::text, c.partition, c.position, now() FROM unnest($2::integer[], $3::bigint[]) "
+                     "AS c(partition, position) ON CONFLICT (projector, partition) DO UPDATE "
                      "SET position = EXCLUDED.position, updated_at = now()");
 }
 
