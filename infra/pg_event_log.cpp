@@ -202,6 +202,9 @@ class pg_event_log::notifier {
 /// epoch check: a fenced partition's batch is left out and only its writer hears of it.
 class pg_event_log::appender {
  public:
+  /// How long a statement may wait for more partitions' batches (see run()).
+  static constexpr std::chrono::microseconds linger{1000};
+
   /// One thread, one statement in flight. Two threads (one taking the batches that arrive while
   /// the other waits for its WAL flush) measured no better: BookSession at 64 connections, three
   /// alternating runs, 8,367/7,490/6,657 against 7,575/7,107/7,176 per s, and more CPU. Nor did
@@ -254,6 +257,18 @@ class pg_event_log::appender {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
         if (pending_.empty()) return;  // stopping, nothing left to append
+        // While several partitions keep appending (the last statement carried two or more
+        // batches and ended a moment ago), wait up to `linger` until as many batches are waiting
+        // as the last statement carried: the partitions it answered are deciding their next
+        // batches right now, and one statement and one WAL flush then serve them all. Without
+        // this, under moderate load each statement carried about 1.5 batches and a booking
+        // cost about twice the CPU it costs at full load, which kept both cores saturated at
+        // half of peak. A lone writer (one connection) and the first append after a quiet
+        // spell never wait.
+        if (last_partitions_ >= 2 && std::chrono::steady_clock::now() - last_end_ < 2 * linger) {
+          wake_.wait_until(lock, std::chrono::steady_clock::now() + linger,
+                           [&] { return stopping_ || pending_.size() >= last_partitions_; });
+        }
         // One batch per partition per statement (a second writer of a partition, which fences
         // or was fenced by the first, waits for the next one).
         std::vector<request*> later;
@@ -265,6 +280,8 @@ class pg_event_log::appender {
         pending_.swap(later);
       }
       commit(conn, taken);
+      last_end_ = std::chrono::steady_clock::now();
+      last_partitions_ = taken.size();
       std::vector<int> grown;
       for (const auto* r : taken) {
         if (!r->error) grown.push_back(r->partition);
@@ -407,6 +424,9 @@ class pg_event_log::appender {
   std::condition_variable answered_;  // the writers: requests answered
   std::vector<request*> pending_;
   bool stopping_ = false;
+  // The last statement: when it ended and how many partitions' batches it carried.
+  std::chrono::steady_clock::time_point last_end_{};
+  std::size_t last_partitions_ = 0;
   std::thread thread_;  // last: started once the members above exist
 };
 
