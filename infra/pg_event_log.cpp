@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "infra/pg_array.hpp"
+
 namespace coachd {
 namespace {
 
@@ -57,33 +59,6 @@ void check_no_nul(const event_envelope& e) {
     }
   }
 }
-
-// Builds PostgreSQL array literals ({"a","b"}) element by element. Every text element is
-// double-quoted with '"' and '\' backslash-escaped, so any byte string (but NUL) round-trips,
-// including "NULL", braces, commas and leading/trailing blanks.
-class array_literal {
- public:
-  void add_text(const std::string& value) {
-    separate();
-    text_ += '"';
-    for (const char c : value) {
-      if (c == '"' || c == '\\') text_ += '\\';
-      text_ += c;
-    }
-    text_ += '"';
-  }
-  void add_integer(std::int64_t value) {
-    separate();
-    text_ += std::to_string(value);
-  }
-  std::string str() const { return text_ + '}'; }
-
- private:
-  void separate() {
-    if (text_.size() > 1) text_ += ',';
-  }
-  std::string text_ = "{";
-};
 
 // Every envelope column, in the order of event_envelope's members.
 constexpr const char* envelope_columns =
@@ -363,7 +338,7 @@ class pg_event_log::appender {
   }
 
   void run_statement(std::unique_ptr<pqxx::connection>& conn, const std::vector<request*>& taken) {
-    array_literal partitions, epochs, counts, event_partitions, ords, ids, sources, types,
+    pg_array_literal partitions, epochs, counts, event_partitions, ords, ids, sources, types,
         specversions, times, subjects, stream_versions, command_ids, correlation_ids,
         causation_ids, actors, schema_versions, datas;
     for (const auto* r : taken) {
@@ -480,7 +455,7 @@ class pg_log_reader final : public log_reader {
                 std::optional<std::vector<std::string>> types = std::nullopt)
       : conn_(connect(conninfo, "reader")), positions_(std::move(from)) {
     if (types) {
-      array_literal wanted;
+      pg_array_literal wanted;
       for (const auto& t : *types) wanted.add_text(t);
       types_ = wanted.str();
     }
@@ -591,7 +566,7 @@ class pg_log_reader final : public log_reader {
   };
 
   std::vector<stored_event> fetch(std::size_t max_events) {
-    array_literal partitions, offsets;
+    pg_array_literal partitions, offsets;
     const std::size_t n = positions_.size();
     for (std::size_t i = 0; i < n; ++i) {
       const auto& p = positions_[(rotation_ + i) % n];

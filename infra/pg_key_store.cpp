@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "infra/crypto.hpp"
+#include "infra/pg_array.hpp"
 
 namespace coachd {
 namespace {
@@ -32,21 +33,12 @@ CREATE TABLE IF NOT EXISTS pii_keys (
 // The associated data of a wrapped key: it cannot be moved to another subject's row.
 std::string wrap_context(const std::string& subject) { return "coachd/pii_keys/v1/" + subject; }
 
-// A PostgreSQL text[] literal: every element double-quoted, with \ and " escaped.
+// A PostgreSQL text[] literal of [first, last).
 std::string text_array_literal(std::vector<std::string>::const_iterator first,
                                std::vector<std::string>::const_iterator last) {
-  std::string out = "{";
-  for (auto it = first; it != last; ++it) {
-    if (it != first) out += ',';
-    out += '"';
-    for (const char c : *it) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
+  pg_array_literal out;
+  for (auto it = first; it != last; ++it) out.add_text(*it);
+  return out.str();
 }
 
 std::int64_t steady_now_ns() {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <utility>
 
+#include "infra/pg_array.hpp"
 #include "projections/copy_connection.hpp"
 
 namespace coachd {
@@ -151,17 +152,12 @@ void projection_runner::write_checkpoints(pqxx::work& tx) {
   if (unsaved_.empty()) return;
   // Every partition that moved in one statement (one round trip per batch, not one per
   // partition).
-  std::string partitions = "{", offsets = "{";
-  for (std::size_t i = 0; i < unsaved_.size(); ++i) {
-    const int p = unsaved_[i];
-    if (i > 0) {
-      partitions += ',';
-      offsets += ',';
-    }
-    partitions += std::to_string(p);
-    offsets += std::to_string(read_positions_[static_cast<std::size_t>(p)]);
+  pg_array_literal partitions, offsets;
+  for (const int p : unsaved_) {
+    partitions.add_integer(p);
+    offsets.add_integer(read_positions_[static_cast<std::size_t>(p)]);
   }
-  tx.exec_prepared("coachd_checkpoint", target_.name(), partitions + "}", offsets + "}");
+  tx.exec_prepared("coachd_checkpoint", target_.name(), partitions.str(), offsets.str());
   unsaved_.clear();
 }
 

@@ -2,23 +2,17 @@
 
 #include <pqxx/pqxx>
 
+#include "infra/pg_array.hpp"
+
 namespace coachd {
 
 namespace {
 
-/// A text[] literal for PostgreSQL: every element double-quoted with \ and " escaped.
+/// A text[] literal for PostgreSQL.
 std::string text_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i > 0) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
+  pg_array_literal out;
+  for (const auto& item : items) out.add_text(item);
+  return out.str();
 }
 
 }  // namespace
