@@ -58,6 +58,17 @@ std::pair<std::string, std::uint16_t> split_listen(const std::string& listen) {
   return {host, static_cast<std::uint16_t>(port)};
 }
 
+/// Connections of the pipelined read pool: as configured, or twice the hardware threads. More
+/// connections than PostgreSQL can keep busy only make each pipeline shallower: on two cores,
+/// GET /api/v1/clients at 64 connections served (medians of four alternating runs) 10,231/s
+/// with 4, 9,022/s with 16 (p99 50-80 ms against 12-14 ms), and 8,412/s with the earlier pool
+/// of 16 connections that ran one statement at a time.
+std::size_t read_pool_size(int configured) {
+  if (configured < 0) throw std::invalid_argument("--pg-read-pool must be 0 (automatic) or more");
+  if (configured > 0) return static_cast<std::size_t>(configured);
+  return std::max<std::size_t>(2, 2 * std::max(1u, std::thread::hardware_concurrency()));
+}
+
 /// Submits a command and waits for its outcome on the calling (non-I/O) thread.
 result<command_outcome> submit_and_wait(command_processor& processor, command cmd) {
   auto promise = std::make_shared<std::promise<result<command_outcome>>>();
@@ -331,8 +342,8 @@ struct app::impl final : onboarding_commands {
         auto list = more();
         statements.insert(statements.end(), std::make_move_iterator(list.begin()), std::make_move_iterator(list.end()));
       }
-      reads = std::make_unique<pg_async_pool>(ioc.get_executor(), config.pg,
-                                              static_cast<std::size_t>(config.pg_pool_size), std::move(statements));
+      reads = std::make_unique<pg_async_pool>(ioc.get_executor(), config.pg, read_pool_size(config.pg_read_pool),
+                                              std::move(statements));
     }
     svc.reads = reads.get();
     if (config.session_cache_ttl.count() > 0) {

@@ -35,6 +35,8 @@ int main(int argc, char** argv) {
       ("partitions", po::value(&config.partitions)->default_value(config.partitions), "event log partitions")
       ("io-threads", po::value(&config.io_threads)->default_value(config.io_threads), "HTTP I/O threads")
       ("pg-pool", po::value(&config.pg_pool_size)->default_value(config.pg_pool_size), "query connections")
+      ("pg-read-pool", po::value(&config.pg_read_pool)->default_value(config.pg_read_pool),
+       "pipelined connections of the HTTP threads' reads (0: twice the hardware threads)")
       ("mail-transport", po::value(&config.mail_transport)->default_value(config.mail_transport), "file | smtp")
       ("mail-dir", po::value(&config.mail_dir)->default_value(config.mail_dir), "where the file transport writes .eml")
       ("mail-from", po::value(&config.mail_from)->default_value(config.mail_from), "From: of outgoing mail")
@@ -61,6 +63,10 @@ int main(int argc, char** argv) {
     po::notify(vm);
     config.reminder_lead = coachd::gateway::parse_reminder_lead(reminder_lead, "--reminder-lead-minutes");
     config.projector_linger = coachd::gateway::parse_projector_linger(linger, "--projector-linger-ms");
+    if (config.pg_read_pool < 0 || config.pg_read_pool > 1000) {
+      throw std::invalid_argument("--pg-read-pool must be from 0 (automatic) to 1000, got " +
+                                  std::to_string(config.pg_read_pool));
+    }
   } catch (const std::exception& e) {
     std::cerr << "coachd: " << e.what() << "\n" << options << "\n";
     return 2;

@@ -1,6 +1,7 @@
 #include "infra/pg_async.hpp"
 
 #include <libpq-fe.h>
+#include <sys/ioctl.h>
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
@@ -9,6 +10,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/strand.hpp>
+#include <deque>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace coachd {
@@ -37,27 +44,6 @@ std::size_t pg_rows::affected_rows() const {
 
 // --- connections -----------------------------------------------------------------------------
 
-struct pg_async_pool::connection {
-  PGconn* pg = nullptr;
-  // Waits on libpq's socket; released (not closed) before PQfinish closes it.
-  std::unique_ptr<asio::posix::stream_descriptor> socket;
-  std::unordered_set<std::string> prepared;
-
-  ~connection() {
-    if (socket) socket->release();
-    if (pg != nullptr) PQfinish(pg);
-  }
-};
-
-/// A coroutine waiting for a connection: release() hands it one, or the right to open one
-/// (`handed` null), and cancels its timer.
-struct pg_async_pool::waiter {
-  explicit waiter(const asio::any_io_executor& ex) : wake(ex, asio::steady_timer::time_point::max()) {}
-  asio::steady_timer wake;
-  connection* handed = nullptr;
-  bool done = false;  // handed something; guarded by the pool's mutex
-};
-
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -68,26 +54,89 @@ std::string connection_message(PGconn* pg) {
   return m.empty() ? std::string("connection failed") : m;
 }
 
+std::string result_message(const PGresult* r) {
+  std::string m = PQresultErrorMessage(r);
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
 /// Waits until libpq's socket is readable or writable; throws on cancellation.
 asio::awaitable<void> wait_socket(asio::posix::stream_descriptor& socket, asio::posix::descriptor_base::wait_type what) {
   auto [ec] = co_await socket.async_wait(what, use_tuple);
   if (ec) throw boost::system::system_error(ec);
 }
 
-/// Sends what libpq has buffered.
+}  // namespace
+
+/// One statement on its way: queued on a connection, then sent, then answered.
+struct pg_async_pool::request {
+  request(const asio::any_io_executor& ex, const pg_statement& s, pg_params p)
+      : wake(ex, asio::steady_timer::time_point::max()), stmt(&s), params(std::move(p)) {}
+  asio::steady_timer wake;  // on the caller's executor; cancelled (by a post there) when answered
+  const pg_statement* stmt;
+  pg_params params;
+  // Set by the connection's coroutine, read by the caller once `done`; guarded by the mutex.
+  bool done = false;
+  bool abandoned = false;  // the caller was cancelled and left
+  bool sent = false;
+  pg_rows rows;
+  std::optional<pg_error> error;
+};
+
+struct pg_async_pool::connection {
+  explicit connection(const asio::any_io_executor& io) : strand(asio::make_strand(io)) {}
+  ~connection() {
+    if (socket) socket->release();
+    if (pg != nullptr) PQfinish(pg);
+  }
+
+  asio::strand<asio::any_io_executor> strand;
+  PGconn* pg = nullptr;
+  // Waits on libpq's socket; released (not closed) before PQfinish closes it.
+  std::unique_ptr<asio::posix::stream_descriptor> socket;
+  std::unordered_set<std::string> prepared;  // the coroutine's alone
+  // Why each statement's last Prepare here failed: given to the statements sent after that
+  // Prepare (trusting it) and refused for want of it. The coroutine's alone.
+  std::unordered_map<std::string, pg_error> failed_prepares;
+
+  /// A sent statement: its answer is read as the results of its Prepare (when it needed one)
+  /// and of itself, then its Sync.
+  struct in_flight {
+    std::shared_ptr<request> r;
+    bool prepare = false;
+    int commands_left = 1;  // Prepare and/or Execute whose results have not ended yet
+    std::optional<pg_error> prepare_error;
+  };
+  std::deque<in_flight> sent;  // the coroutine's alone
+
+  // Guarded by the pool's mutex:
+  std::deque<std::shared_ptr<request>> queued;
+  std::size_t outstanding = 0;  // queued + sent, not yet answered
+  bool driving = false;         // its coroutine runs
+  bool retired = false;
+};
+
+namespace {
+
+/// Sends what libpq has buffered. While the socket cannot take more, what PostgreSQL sends is
+/// read meanwhile (libpq buffers it), so that neither side waits for the other forever.
 asio::awaitable<void> flush(pg_async_pool::connection& c) {
+  using namespace asio::experimental::awaitable_operators;
   for (;;) {
     const int r = PQflush(c.pg);
     if (r == 0) co_return;
     if (r < 0) throw pg_error("sending to PostgreSQL failed: " + connection_message(c.pg), "");
-    co_await wait_socket(*c.socket, asio::posix::descriptor_base::wait_write);
+    auto ready = co_await (c.socket->async_wait(asio::posix::descriptor_base::wait_write, use_tuple) ||
+                           c.socket->async_wait(asio::posix::descriptor_base::wait_read, use_tuple));
+    if (ready.index() == 1 && PQconsumeInput(c.pg) == 0) {
+      throw pg_error("reading from PostgreSQL failed: " + connection_message(c.pg), "");
+    }
   }
 }
 
-/// Reads every result of the statement just sent; returns the last one, or throws pg_error
-/// with its SQLSTATE after draining them (the connection is then ready for the next statement).
-asio::awaitable<pg_rows> read_results(pg_async_pool::connection& c) {
-  pg_rows last;
+/// Reads the results of a statement sent outside pipeline mode; throws pg_error with its SQLSTATE
+/// when refused.
+asio::awaitable<void> read_results(pg_async_pool::connection& c) {
   std::optional<pg_error> refused;
   for (;;) {
     while (PQisBusy(c.pg) != 0) {
@@ -101,23 +150,14 @@ asio::awaitable<pg_rows> read_results(pg_async_pool::connection& c) {
     const auto status = PQresultStatus(r);
     if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR) {
       const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
-      std::string message = PQresultErrorMessage(r);
-      while (!message.empty() && message.back() == '\n') message.pop_back();
-      if (!refused) refused.emplace(message, state != nullptr ? state : "");
-      PQclear(r);
-      continue;
+      if (!refused) refused.emplace(result_message(r), state != nullptr ? state : "XX000");
     }
-    last = pg_rows(r);
+    PQclear(r);
   }
   if (PQstatus(c.pg) != CONNECTION_OK) {
     throw pg_error("PostgreSQL connection lost: " + connection_message(c.pg), "");
   }
-  if (refused) {
-    // An empty SQLSTATE would read as a lost connection; the server always sends one.
-    if (refused->sqlstate().empty()) throw pg_error(refused->what(), "XX000");
-    throw *refused;
-  }
-  co_return last;
+  if (refused) throw *refused;
 }
 
 }  // namespace
@@ -131,7 +171,7 @@ pg_async_pool::~pg_async_pool() = default;
 
 std::size_t pg_async_pool::open_connections() const {
   std::lock_guard lock(mutex_);
-  return all_.size();
+  return open_.size();
 }
 
 const pg_statement& pg_async_pool::statement(std::string_view name) const {
@@ -141,166 +181,230 @@ const pg_statement& pg_async_pool::statement(std::string_view name) const {
   throw std::invalid_argument("pg_async_pool: no statement named " + std::string(name));
 }
 
-asio::awaitable<pg_async_pool::connection*> pg_async_pool::connect() {
-  auto c = std::make_unique<connection>();
-  c->pg = PQconnectStart(conninfo_.c_str());
-  if (c->pg == nullptr) throw pg_error("out of memory opening a PostgreSQL connection", "");
-  if (PQstatus(c->pg) == CONNECTION_BAD) {
-    throw pg_error("cannot connect to PostgreSQL: " + connection_message(c->pg), "");
+asio::awaitable<void> pg_async_pool::connect(connection& c) {
+  c.pg = PQconnectStart(conninfo_.c_str());
+  if (c.pg == nullptr) throw pg_error("out of memory opening a PostgreSQL connection", "");
+  if (PQstatus(c.pg) == CONNECTION_BAD) {
+    throw pg_error("cannot connect to PostgreSQL: " + connection_message(c.pg), "");
   }
   // libpq may change sockets while it tries addresses: wait on whichever it names now.
   auto poll = PGRES_POLLING_WRITING;
   while (poll != PGRES_POLLING_OK) {
     if (poll == PGRES_POLLING_FAILED) {
-      throw pg_error("cannot connect to PostgreSQL: " + connection_message(c->pg), "");
+      throw pg_error("cannot connect to PostgreSQL: " + connection_message(c.pg), "");
     }
-    asio::posix::stream_descriptor socket(io_, PQsocket(c->pg));
+    asio::posix::stream_descriptor socket(c.strand, PQsocket(c.pg));
     auto [ec] = co_await socket.async_wait(poll == PGRES_POLLING_READING ? asio::posix::descriptor_base::wait_read
                                                                           : asio::posix::descriptor_base::wait_write,
                                            use_tuple);
     socket.release();
     if (ec) throw boost::system::system_error(ec);
-    poll = PQconnectPoll(c->pg);
+    poll = PQconnectPoll(c.pg);
   }
-  if (PQsetnonblocking(c->pg, 1) != 0) {
-    throw pg_error("cannot make the PostgreSQL connection non-blocking: " + connection_message(c->pg), "");
+  if (PQsetnonblocking(c.pg, 1) != 0) {
+    throw pg_error("cannot make the PostgreSQL connection non-blocking: " + connection_message(c.pg), "");
   }
-  c->socket = std::make_unique<asio::posix::stream_descriptor>(io_, PQsocket(c->pg));
+  c.socket = std::make_unique<asio::posix::stream_descriptor>(c.strand, PQsocket(c.pg));
   // Each statement is planned once, when first run (see the class comment).
-  if (PQsendQuery(c->pg, "SET plan_cache_mode = force_generic_plan") == 0) {
-    throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+  if (PQsendQuery(c.pg, "SET plan_cache_mode = force_generic_plan") == 0) {
+    throw pg_error("sending to PostgreSQL failed: " + connection_message(c.pg), "");
   }
-  co_await flush(*c);
-  co_await read_results(*c);
-  auto* raw = c.get();
-  std::lock_guard lock(mutex_);
-  all_.push_back(std::move(c));
-  co_return raw;
+  co_await flush(c);
+  co_await read_results(c);
+  if (PQenterPipelineMode(c.pg) != 1) {
+    throw pg_error("cannot enter pipeline mode: " + connection_message(c.pg), "");
+  }
 }
 
-asio::awaitable<pg_async_pool::connection*> pg_async_pool::acquire() {
-  const auto executor = co_await asio::this_coro::executor;
-  std::shared_ptr<waiter> w;
-  {
-    std::lock_guard lock(mutex_);
-    if (!idle_.empty()) {
-      auto* c = idle_.back();
-      idle_.pop_back();
-      co_return c;
-    }
-    if (all_.size() + opening_ < size_) {
-      ++opening_;
-    } else {
-      w = std::make_shared<waiter>(executor);
-      waiters_.push_back(w);
-    }
+void pg_async_pool::answer_locked(connection& c, const std::shared_ptr<request>& r) {
+  --c.outstanding;
+  r->done = true;
+  if (r->abandoned) return;
+  asio::post(r->wake.get_executor(), [r] { r->wake.cancel(); });
+}
+
+void pg_async_pool::drop_locked(const connection& c) {
+  for (auto* list : {&open_, &retired_}) {
+    std::erase_if(*list, [&c](const std::shared_ptr<connection>& p) { return p.get() == &c; });
   }
-  if (w) {
-    co_await w->wake.async_wait(use_tuple);
-    const bool cancelled = (co_await asio::this_coro::cancellation_state).cancelled() != asio::cancellation_type::none;
-    connection* handed = nullptr;
-    {
-      std::lock_guard lock(mutex_);
-      if (!w->done) {
-        // Woken by cancellation, not by release().
-        std::erase(waiters_, w);
-        throw boost::system::system_error(asio::error::operation_aborted);
-      }
-      handed = w->handed;
-      if (handed == nullptr && cancelled) pass_on_opening_locked();
-    }
-    if (cancelled) {
-      if (handed != nullptr) release(handed, true);
-      throw boost::system::system_error(asio::error::operation_aborted);
-    }
-    if (handed != nullptr) co_return handed;
-    // Otherwise the right to open a connection (release() dropped one).
+}
+
+void pg_async_pool::fail_connection(connection& c, const std::string& why) {
+  std::lock_guard lock(mutex_);
+  for (auto& f : c.sent) {
+    f.r->error.emplace(why, "");
+    answer_locked(c, f.r);
   }
+  c.sent.clear();
+  for (auto& r : c.queued) {
+    r->error.emplace(why, "");
+    answer_locked(c, r);
+  }
+  c.queued.clear();
+  c.driving = false;
+  drop_locked(c);
+}
+
+asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
   try {
-    auto* c = co_await connect();
-    std::lock_guard lock(mutex_);
-    --opening_;
-    co_return c;
-  } catch (...) {
-    // The next waiter tries again (and, while PostgreSQL is unreachable, fails as fast).
-    std::lock_guard lock(mutex_);
-    pass_on_opening_locked();
-    throw;
-  }
-}
-
-void pg_async_pool::pass_on_opening_locked() {
-  if (waiters_.empty()) {
-    --opening_;
-    return;
-  }
-  auto w = waiters_.front();
-  waiters_.erase(waiters_.begin());
-  w->done = true;
-  asio::post(w->wake.get_executor(), [w] { w->wake.cancel(); });
-}
-
-void pg_async_pool::release(connection* c, bool reusable) {
-  std::unique_ptr<connection> dropped;
-  std::lock_guard lock(mutex_);
-  if (!reusable) {
-    auto it = std::find_if(all_.begin(), all_.end(), [c](const auto& p) { return p.get() == c; });
-    if (it != all_.end()) {
-      dropped = std::move(*it);
-      all_.erase(it);
+    if (c->pg == nullptr) co_await connect(*c);
+    for (;;) {
+      std::deque<std::shared_ptr<request>> batch;
+      {
+        std::lock_guard lock(mutex_);
+        batch.swap(c->queued);
+        if (batch.empty() && c->sent.empty()) {
+          c->driving = false;
+          if (c->retired) drop_locked(*c);  // everything it owed has arrived
+          co_return;
+        }
+        for (auto& r : batch) r->sent = !r->abandoned;
+      }
+      // Each statement with a Sync of its own: a refused one aborts nothing after it.
+      for (auto& r : batch) {
+        if (!r->sent) {
+          std::lock_guard lock(mutex_);
+          answer_locked(*c, r);
+          continue;
+        }
+        connection::in_flight f;
+        f.r = r;
+        const pg_statement& stmt = *r->stmt;
+        if (!c->prepared.contains(stmt.name)) {
+          if (PQsendPrepare(c->pg, stmt.name.c_str(), stmt.sql.c_str(), 0, nullptr) == 0) {
+            throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+          }
+          f.prepare = true;
+          f.commands_left = 2;
+          c->prepared.insert(stmt.name);  // a failed Prepare takes it out again
+        }
+        std::vector<const char*> values(r->params.size(), nullptr);
+        for (std::size_t i = 0; i < r->params.size(); ++i) {
+          if (r->params[i]) values[i] = r->params[i]->c_str();
+        }
+        if (PQsendQueryPrepared(c->pg, stmt.name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
+                                nullptr, 0) == 0 ||
+            PQpipelineSync(c->pg) == 0) {
+          throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+        }
+        c->sent.push_back(std::move(f));
+      }
+      co_await flush(*c);
+      if (c->sent.empty()) continue;
+      // Whatever answers have arrived; statements queued meanwhile go out on the next turn.
+      // The reactor reports a socket becoming readable, not its being readable, and libpq reads
+      // at most its buffer's room at once: what a burst of answers left in the socket is read
+      // without waiting for more to come.
+      int unread = 0;
+      if (::ioctl(PQsocket(c->pg), FIONREAD, &unread) != 0 || unread == 0) {
+        co_await wait_socket(*c->socket, asio::posix::descriptor_base::wait_read);
+      }
+      if (PQconsumeInput(c->pg) == 0) {
+        throw pg_error("reading from PostgreSQL failed: " + connection_message(c->pg), "");
+      }
+      while (!c->sent.empty() && PQisBusy(c->pg) == 0) {
+        auto& f = c->sent.front();
+        PGresult* res = PQgetResult(c->pg);
+        if (res == nullptr) {
+          --f.commands_left;  // the Prepare's or the statement's results ended
+          continue;
+        }
+        const auto status = PQresultStatus(res);
+        if (status == PGRES_PIPELINE_SYNC) {
+          PQclear(res);
+          if (f.prepare_error) f.r->error = f.prepare_error;
+          std::lock_guard lock(mutex_);
+          answer_locked(*c, f.r);
+          c->sent.pop_front();
+          continue;
+        }
+        const bool in_prepare = f.prepare && f.commands_left == 2;
+        if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR) {
+          const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+          pg_error refused(result_message(res), state != nullptr && *state != '\0' ? state : "XX000");
+          const std::string& name = f.r->stmt->name;
+          if (in_prepare) {
+            f.prepare_error = refused;
+            c->prepared.erase(name);
+            c->failed_prepares.insert_or_assign(name, refused);
+          } else if (!f.r->error) {
+            // 26000: sent after a Prepare of its own statement that then failed.
+            const auto failed = c->failed_prepares.find(name);
+            f.r->error = refused.sqlstate() == "26000" && !c->prepared.contains(name) && failed != c->failed_prepares.end()
+                             ? failed->second
+                             : refused;
+          }
+          PQclear(res);
+        } else if (status == PGRES_PIPELINE_ABORTED) {
+          // Only after a failed Prepare of the same statement (each has its own Sync).
+          if (!f.r->error) f.r->error.emplace("statement not run: its preparation failed", "XX000");
+          PQclear(res);
+        } else if (in_prepare) {
+          PQclear(res);
+        } else {
+          f.r->rows = pg_rows(res);
+        }
+      }
+      if (PQstatus(c->pg) != CONNECTION_OK) {
+        throw pg_error("PostgreSQL connection lost: " + connection_message(c->pg), "");
+      }
     }
+  } catch (const pg_error& e) {
+    fail_connection(*c, e.what());
+  } catch (const std::exception& e) {
+    fail_connection(*c, std::string("PostgreSQL connection failed: ") + e.what());
   }
-  if (!reusable) {
-    // The freed place goes to the first waiter, which opens a new connection.
-    ++opening_;
-    pass_on_opening_locked();
-    return;
-  }
-  if (waiters_.empty()) {
-    idle_.push_back(c);
-    return;
-  }
-  auto w = waiters_.front();
-  waiters_.erase(waiters_.begin());
-  w->done = true;
-  w->handed = c;
-  asio::post(w->wake.get_executor(), [w] { w->wake.cancel(); });
 }
 
 asio::awaitable<pg_rows> pg_async_pool::exec(std::string_view name, pg_params params) {
   const pg_statement& stmt = statement(name);
-  connection* c = co_await acquire();
-  bool reusable = false;
-  try {
-    if (!c->prepared.contains(stmt.name)) {
-      if (PQsendPrepare(c->pg, stmt.name.c_str(), stmt.sql.c_str(), 0, nullptr) == 0) {
-        throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+  auto r = std::make_shared<request>(co_await asio::this_coro::executor, stmt, std::move(params));
+  std::shared_ptr<connection> c;
+  bool start_driving = false;
+  {
+    std::lock_guard lock(mutex_);
+    // An idle connection first; then a new one while there is room; then the least busy.
+    for (const auto& candidate : open_) {
+      if (candidate->outstanding == 0) {
+        c = candidate;
+        break;
       }
-      co_await flush(*c);
-      co_await read_results(*c);
-      c->prepared.insert(stmt.name);
+      if (!c || candidate->outstanding < c->outstanding) c = candidate;
     }
-    std::vector<const char*> values(params.size(), nullptr);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-      if (params[i]) values[i] = params[i]->c_str();
+    if ((!c || c->outstanding > 0) && open_.size() < size_) {
+      c = std::make_shared<connection>(io_);
+      open_.push_back(c);
     }
-    if (PQsendQueryPrepared(c->pg, stmt.name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                            nullptr, 0) == 0) {
-      throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
-    }
-    co_await flush(*c);
-    pg_rows rows = co_await read_results(*c);
-    release(c, true);
-    co_return rows;
-  } catch (const pg_error& e) {
-    // A refused statement leaves the connection usable; anything else leaves it unknown.
-    reusable = !e.sqlstate().empty() && PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) == PQTRANS_IDLE;
-    release(c, reusable);
-    throw;
-  } catch (...) {
-    release(c, false);
-    throw;
+    c->queued.push_back(r);
+    ++c->outstanding;
+    start_driving = !c->driving;
+    c->driving = true;
   }
+  // Outside the lock: co_spawn may run the coroutine at once, and it takes the lock.
+  if (start_driving) asio::co_spawn(c->strand, drive(c), asio::detached);
+  co_await r->wake.async_wait(use_tuple);
+  bool cancelled = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!r->done) {
+      // Cancelled before the answer came.
+      cancelled = true;
+      r->abandoned = true;
+      if (r->sent) {
+        // Its answer will still arrive on that connection: nothing new goes there.
+        if (!c->retired) {
+          c->retired = true;
+          std::erase(open_, c);
+          retired_.push_back(c);
+        }
+      } else if (std::erase(c->queued, r) > 0) {
+        --c->outstanding;
+      }
+    }
+  }
+  if (cancelled) throw boost::system::system_error(asio::error::operation_aborted);
+  if (r->error) throw *r->error;
+  co_return std::move(r->rows);
 }
 
 }  // namespace coachd

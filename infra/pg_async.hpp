@@ -129,7 +129,14 @@ class pg_rows {
 using pg_params = std::vector<std::optional<std::string>>;
 
 /// Up to `size` connections, opened on first need and shared by every coroutine of the
-/// io_context; a coroutine that finds all of them busy waits for one without blocking its thread.
+/// io_context, in libpq's pipeline mode: a statement goes to an idle connection when there is
+/// one, otherwise (all `size` open and busy) it joins the connection with the fewest statements
+/// outstanding and is sent while the earlier ones run, each with a Sync of its own (so a refused
+/// statement fails alone). Under load PostgreSQL then reads several statements per wake-up and
+/// coachd reads several answers per wake-up, where one statement per connection at a time cost
+/// a round trip and a hand-off of the connection for each. Each connection's statements are sent
+/// and answered by one coroutine on a strand of the connection, which runs only while the
+/// connection has statements outstanding (an idle pool holds no work on the io_context).
 ///
 /// Its connections run with plan_cache_mode = force_generic_plan: each prepared statement is
 /// planned once per connection, never per call. PostgreSQL would otherwise re-plan a statement
@@ -148,23 +155,31 @@ class pg_async_pool {
   pg_async_pool& operator=(const pg_async_pool&) = delete;
 
   /// Runs the prepared statement `name` (one of the pool's statements) with `params`, each in
-  /// autocommit. Throws pg_error when PostgreSQL refuses it or the connection fails, and
-  /// boost::system::system_error(operation_aborted) when the awaiting coroutine is cancelled
-  /// (the connection, whose answer is then unknown, is closed).
+  /// autocommit. Throws pg_error when PostgreSQL refuses it or the connection fails (every
+  /// statement outstanding on that connection then fails), and
+  /// boost::system::system_error(operation_aborted) when the awaiting coroutine is cancelled.
+  /// A statement cancelled after it was sent retires its connection: no new statement goes
+  /// there, and it is closed once the answers outstanding on it (the cancelled one's dropped)
+  /// have arrived.
   boost::asio::awaitable<pg_rows> exec(std::string_view name, pg_params params);
 
-  /// Connections open now (busy or idle).
+  /// Connections open (or opening) that take new statements; retired ones are not counted.
   std::size_t open_connections() const;
 
   struct connection;
-  struct waiter;
+  struct request;
 
  private:
-  boost::asio::awaitable<connection*> acquire();
-  boost::asio::awaitable<connection*> connect();
-  void release(connection* c, bool reusable);
-  /// A place to open a connection freed: to the first waiter, else back to the pool.
-  void pass_on_opening_locked();
+  /// Sends the connection's queued statements and reads their answers until none is left
+  /// (opening the connection first when it is new); runs on the connection's strand.
+  boost::asio::awaitable<void> drive(std::shared_ptr<connection> c);
+  void connect_started(connection& c);
+  boost::asio::awaitable<void> connect(connection& c);
+  /// Answers `r` (under mutex_), waking its caller.
+  void answer_locked(connection& c, const std::shared_ptr<request>& r);
+  /// Fails every statement outstanding on `c` and drops it from the pool.
+  void fail_connection(connection& c, const std::string& why);
+  void drop_locked(const connection& c);
   const pg_statement& statement(std::string_view name) const;
 
   boost::asio::any_io_executor io_;
@@ -172,11 +187,9 @@ class pg_async_pool {
   std::size_t size_;
   std::vector<pg_statement> statements_;
 
-  mutable std::mutex mutex_;  // guards the members below
-  std::vector<std::unique_ptr<connection>> all_;
-  std::vector<connection*> idle_;
-  std::size_t opening_ = 0;  // connections being opened, counted against size_
-  std::vector<std::shared_ptr<waiter>> waiters_;
+  mutable std::mutex mutex_;  // guards the members below and every connection's queue
+  std::vector<std::shared_ptr<connection>> open_;     // taking statements
+  std::vector<std::shared_ptr<connection>> retired_;  // finishing what was sent, then closed
 };
 
 }  // namespace coachd

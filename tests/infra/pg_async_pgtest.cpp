@@ -33,6 +33,7 @@ std::vector<pg_statement> statements() {
       {"backend", "SELECT pg_backend_pid()"},
       {"insert", "INSERT INTO things(v) SELECT generate_series(1, $1::int)"},
       {"plan_cache_mode", "SELECT current_setting('plan_cache_mode')"},
+      {"broken", "SELECT no_such_column FROM no_such_table WHERE $1::int > 0"},
   };
 }
 
@@ -161,15 +162,103 @@ BOOST_AUTO_TEST_CASE(more_callers_than_connections_wait_their_turn_and_get_their
   BOOST_TEST(server_side <= 3);
 }
 
-BOOST_AUTO_TEST_CASE(a_cancelled_statement_closes_its_connection_and_the_pool_recovers) {
+/// One caller of a pipelined connection: what it sent decides what it must get back.
+asio::awaitable<void> mixed_call(pg_async_pool& pool, int i, std::atomic<int>& right) {
+  try {
+    switch (i % 5) {
+      case 0: {
+        pg_params params{std::to_string(i), std::to_string(i), std::string("t")};
+        auto call = pool.exec("echo", std::move(params));
+        auto rows = co_await std::move(call);
+        if (rows[0][0].as<std::string>() == std::to_string(i) && rows[0][1].as<int>() == i) ++right;
+        break;
+      }
+      case 1: {
+        pg_params params{std::string("0")};
+        auto call = pool.exec("divide", std::move(params));
+        co_await std::move(call);  // refused: must throw
+        break;
+      }
+      case 2: {
+        pg_params params{std::to_string(i)};
+        auto call = pool.exec("series", std::move(params));
+        auto rows = co_await std::move(call);
+        if (rows.size() == static_cast<std::size_t>(i) && rows[rows.size() - 1][0].as<int>() == i) ++right;
+        break;
+      }
+      case 3: {
+        pg_params params{std::to_string(i)};
+        auto call = pool.exec("broken", std::move(params));
+        co_await std::move(call);  // cannot even be prepared: must throw
+        break;
+      }
+      default: {
+        pg_params params{std::string("1"), std::to_string(i)};
+        auto call = pool.exec(sleep_echo, std::move(params));
+        auto rows = co_await std::move(call);
+        if (rows[0][1].as<int>() == i) ++right;
+      }
+    }
+  } catch (const pg_error& e) {
+    if ((i % 5 == 1 && e.sqlstate() == "22012") || (i % 5 == 3 && e.sqlstate() == "42P01")) ++right;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(statements_pipelined_on_one_connection_each_get_their_own_answer_or_refusal) {
+  fixture f(1);
+  constexpr int callers = 100;
+  std::atomic<int> right{0};
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < callers; ++i) {
+    done.push_back(asio::co_spawn(asio::make_strand(f.io), mixed_call(*f.pool, i, right), asio::use_future));
+  }
+  for (auto& d : done) d.get();
+  // Refusals (a division by zero, a statement that cannot be prepared, each retried by later
+  // callers) failed only their own callers; every other caller got its own rows.
+  BOOST_TEST(right == callers);
+  BOOST_TEST(f.pool->open_connections() == 1u);
+  pqxx::connection c(f.db.conninfo());
+  const auto server_side =
+      pqxx::nontransaction(c)
+          .exec1("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")[0]
+          .as<int>();
+  BOOST_TEST(server_side == 1);
+  // The connection goes on answering after all of that.
+  BOOST_TEST(f.run(f.pool->exec("divide", {std::string("5")}))[0][0].as<int>() == 2);
+}
+
+/// A caller of a big answer: 3,000 rows, each its own number.
+asio::awaitable<void> big_call(pg_async_pool& pool, std::atomic<int>& right) {
+  pg_params params{std::string("300")};
+  auto call = pool.exec("series", std::move(params));
+  auto rows = co_await std::move(call);
+  if (rows.size() == 300u && rows[299][0].as<int>() == 300) ++right;
+}
+
+BOOST_AUTO_TEST_CASE(answers_bigger_than_one_read_all_arrive_when_nothing_else_follows) {
+  // Forty pipelined answers of about 30 kB each reach the socket together, far more than libpq
+  // reads at once; the last of them must not wait for data that will never come.
+  fixture f(1);
+  std::atomic<int> right{0};
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < 40; ++i) {
+    done.push_back(asio::co_spawn(asio::make_strand(f.io), big_call(*f.pool, right), asio::use_future));
+  }
+  for (auto& d : done) BOOST_REQUIRE(d.wait_for(20s) == std::future_status::ready);
+  BOOST_TEST(right == 40);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_statement_retires_its_connection_and_the_pool_recovers) {
   fixture f(1);
   const auto t0 = std::chrono::steady_clock::now();
   BOOST_CHECK_THROW(f.run(exec_within(*f.pool, "sleep_echo", {std::string("5000"), std::string("1")}, 50ms)),
                     std::runtime_error);
   BOOST_TEST((std::chrono::steady_clock::now() - t0 < 4s));
-  // Its answer would have arrived on that connection later: it is not reused.
+  // Its answer will still arrive on that connection: nothing new goes there, and the next
+  // caller gets a connection of its own at once instead of waiting behind the 5 s sleep.
   BOOST_TEST(f.pool->open_connections() == 0u);
   BOOST_TEST(f.run(f.pool->exec("sleep_echo", {std::string("0"), std::string("7")}))[0][1].as<int>() == 7);
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 4s));
   BOOST_TEST(f.pool->open_connections() == 1u);
 }
 
