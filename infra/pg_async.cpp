@@ -79,8 +79,25 @@ struct pg_async_pool::request {
   bool done = false;
   bool abandoned = false;  // the caller was cancelled and left
   bool sent = false;
+  bool alone = false;  // sent with a Sync of its own (a retry after another statement's refusal)
   pg_rows rows;
   std::optional<pg_error> error;
+};
+
+/// The statements sent together, up to one Sync: one flush out, one flush back.
+struct pg_async_pool::sent_group {
+  /// A sent statement: its answer is read as the results of its Prepare (when it needed one)
+  /// and of itself.
+  struct member {
+    std::shared_ptr<request> r;
+    bool prepare = false;
+    int commands_left = 1;   // Prepare and/or Execute whose results have not ended yet
+    bool own_error = false;  // refused itself (not merely aborted by another's refusal)
+  };
+  std::vector<member> members;
+  std::size_t current = 0;  // whose results are being read
+  bool refused = false;     // some member failed: the implicit transaction rolled back
+  std::size_t failed_at = 0;  // the first member that failed (when refused)
 };
 
 struct pg_async_pool::connection {
@@ -99,15 +116,7 @@ struct pg_async_pool::connection {
   // Prepare (trusting it) and refused for want of it. The coroutine's alone.
   std::unordered_map<std::string, pg_error> failed_prepares;
 
-  /// A sent statement: its answer is read as the results of its Prepare (when it needed one)
-  /// and of itself, then its Sync.
-  struct in_flight {
-    std::shared_ptr<request> r;
-    bool prepare = false;
-    int commands_left = 1;  // Prepare and/or Execute whose results have not ended yet
-    std::optional<pg_error> prepare_error;
-  };
-  std::deque<in_flight> sent;  // the coroutine's alone
+  std::deque<sent_group> sent;  // the coroutine's alone
 
   // Guarded by the pool's mutex:
   std::deque<std::shared_ptr<request>> queued;
@@ -231,9 +240,11 @@ void pg_async_pool::drop_locked(const connection& c) {
 
 void pg_async_pool::fail_connection(connection& c, const std::string& why) {
   std::lock_guard lock(mutex_);
-  for (auto& f : c.sent) {
-    f.r->error.emplace(why, "");
-    answer_locked(c, f.r);
+  for (auto& g : c.sent) {
+    for (auto& f : g.members) {
+      f.r->error.emplace(why, "");
+      answer_locked(c, f.r);
+    }
   }
   c.sent.clear();
   for (auto& r : c.queued) {
@@ -260,14 +271,26 @@ asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
         }
         for (auto& r : batch) r->sent = !r->abandoned;
       }
-      // Each statement with a Sync of its own: a refused one aborts nothing after it.
+      // What was queued goes out together, up to one Sync, in as few writes as the socket
+      // allows (libpq flushes at the Sync); a statement retried alone (see below) has a Sync of
+      // its own.
+      sent_group together;
+      const auto close_group = [&](sent_group& g) {
+        if (g.members.empty()) return;
+        if (PQpipelineSync(c->pg) == 0) {
+          throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
+        }
+        c->sent.push_back(std::move(g));
+        g = sent_group{};
+      };
       for (auto& r : batch) {
         if (!r->sent) {
           std::lock_guard lock(mutex_);
           answer_locked(*c, r);
           continue;
         }
-        connection::in_flight f;
+        if (r->alone) close_group(together);  // what came before it gets its Sync first
+        sent_group::member f;
         f.r = r;
         const pg_statement& stmt = *r->stmt;
         if (!c->prepared.contains(stmt.name)) {
@@ -283,12 +306,18 @@ asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
           if (r->params[i]) values[i] = r->params[i]->c_str();
         }
         if (PQsendQueryPrepared(c->pg, stmt.name.c_str(), static_cast<int>(values.size()), values.data(), nullptr,
-                                nullptr, 0) == 0 ||
-            PQpipelineSync(c->pg) == 0) {
+                                nullptr, 0) == 0) {
           throw pg_error("sending to PostgreSQL failed: " + connection_message(c->pg), "");
         }
-        c->sent.push_back(std::move(f));
+        if (r->alone) {
+          sent_group own;
+          own.members.push_back(std::move(f));
+          close_group(own);
+        } else {
+          together.members.push_back(std::move(f));
+        }
       }
+      close_group(together);
       co_await flush(*c);
       if (c->sent.empty()) continue;
       // Whatever answers have arrived; statements queued meanwhile go out on the next turn.
@@ -303,43 +332,51 @@ asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
         throw pg_error("reading from PostgreSQL failed: " + connection_message(c->pg), "");
       }
       while (!c->sent.empty() && PQisBusy(c->pg) == 0) {
-        auto& f = c->sent.front();
+        auto& g = c->sent.front();
         PGresult* res = PQgetResult(c->pg);
         if (res == nullptr) {
-          --f.commands_left;  // the Prepare's or the statement's results ended
+          // The Prepare's or the statement's results ended.
+          if (g.current < g.members.size() && --g.members[g.current].commands_left == 0) ++g.current;
           continue;
         }
         const auto status = PQresultStatus(res);
         if (status == PGRES_PIPELINE_SYNC) {
           PQclear(res);
-          if (f.prepare_error) f.r->error = f.prepare_error;
-          std::lock_guard lock(mutex_);
-          answer_locked(*c, f.r);
+          finish_group(*c, g);
           c->sent.pop_front();
           continue;
         }
+        if (g.current >= g.members.size()) {
+          PQclear(res);  // not expected: every member's results have ended
+          continue;
+        }
+        auto& f = g.members[g.current];
         const bool in_prepare = f.prepare && f.commands_left == 2;
         if (status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE || status == PGRES_NONFATAL_ERROR) {
           const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
           pg_error refused(result_message(res), state != nullptr && *state != '\0' ? state : "XX000");
           const std::string& name = f.r->stmt->name;
+          if (!g.refused) g.failed_at = g.current;
+          g.refused = true;
           if (in_prepare) {
-            f.prepare_error = refused;
             c->prepared.erase(name);
             c->failed_prepares.insert_or_assign(name, refused);
-          } else if (!f.r->error) {
-            // 26000: sent after a Prepare of its own statement that then failed.
+            f.r->error = refused;
+            f.own_error = true;
+          } else if (refused.sqlstate() == "26000" && !c->prepared.contains(name)) {
+            // Sent trusting a Prepare of its statement that then failed (its refusal is this
+            // one's too) or was aborted by another statement's (then it is simply sent again).
             const auto failed = c->failed_prepares.find(name);
-            f.r->error = refused.sqlstate() == "26000" && !c->prepared.contains(name) && failed != c->failed_prepares.end()
-                             ? failed->second
-                             : refused;
+            if (failed != c->failed_prepares.end()) {
+              f.r->error = failed->second;
+              f.own_error = true;
+            }
+          } else {
+            f.r->error = refused;
+            f.own_error = true;
           }
           PQclear(res);
-        } else if (status == PGRES_PIPELINE_ABORTED) {
-          // Only after a failed Prepare of the same statement (each has its own Sync).
-          if (!f.r->error) f.r->error.emplace("statement not run: its preparation failed", "XX000");
-          PQclear(res);
-        } else if (in_prepare) {
+        } else if (status == PGRES_PIPELINE_ABORTED || in_prepare) {
           PQclear(res);
         } else {
           f.r->rows = pg_rows(res);
@@ -354,6 +391,30 @@ asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
   } catch (const std::exception& e) {
     fail_connection(*c, std::string("PostgreSQL connection failed: ") + e.what());
   }
+}
+
+void pg_async_pool::finish_group(connection& c, sent_group& g) {
+  // The Prepares after the first failure were aborted: those statements are not prepared.
+  if (g.refused) {
+    for (std::size_t i = g.failed_at + 1; i < g.members.size(); ++i) {
+      if (g.members[i].prepare) c.prepared.erase(g.members[i].r->stmt->name);
+    }
+  }
+  std::lock_guard lock(mutex_);
+  std::deque<std::shared_ptr<request>> again;
+  for (auto& f : g.members) {
+    if (!g.refused || f.own_error || f.r->abandoned) {
+      answer_locked(c, f.r);
+      continue;
+    }
+    // Its group's implicit transaction rolled back with the refused statement, and whatever it
+    // answered went with it: it is sent again, alone, so that nothing else can abort it.
+    f.r->rows = pg_rows();
+    f.r->error.reset();
+    f.r->alone = true;
+    again.push_back(f.r);
+  }
+  c.queued.insert(c.queued.begin(), again.begin(), again.end());
 }
 
 asio::awaitable<pg_rows> pg_async_pool::exec(std::string_view name, pg_params params) {

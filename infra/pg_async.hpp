@@ -168,6 +168,7 @@ class pg_async_pool {
 
   struct connection;
   struct request;
+  struct sent_group;
 
  private:
   /// Sends the connection's queued statements and reads their answers until none is left
@@ -177,6 +178,9 @@ class pg_async_pool {
   boost::asio::awaitable<void> connect(connection& c);
   /// Answers `r` (under mutex_), waking its caller.
   void answer_locked(connection& c, const std::shared_ptr<request>& r);
+  /// After a Sync: answers the group's statements, or (when one of them was refused) answers
+  /// the refused ones and queues the others to be sent again, each alone.
+  void finish_group(connection& c, sent_group& g);
   /// Fails every statement outstanding on `c` and drops it from the pool.
   void fail_connection(connection& c, const std::string& why);
   void drop_locked(const connection& c);
