@@ -124,6 +124,41 @@ BOOST_AUTO_TEST_CASE(writes_report_the_rows_they_touched) {
   BOOST_TEST(pqxx::nontransaction(c).exec1("SELECT count(*) FROM things")[0].as<int>() == 7);
 }
 
+/// A writer of `n` rows, or (n == 0) a statement that is refused: what it was told must match
+/// what the table holds in the end.
+asio::awaitable<void> write_or_refuse(pg_async_pool& pool, int n, std::atomic<int>& told_written,
+                                      std::atomic<int>& refused) {
+  try {
+    pg_params params{std::to_string(n)};
+    auto call = n == 0 ? pool.exec("divide", std::move(params)) : pool.exec("insert", std::move(params));
+    auto rows = co_await std::move(call);
+    told_written += static_cast<int>(rows.affected_rows());
+  } catch (const pg_error& e) {
+    if (e.sqlstate() == "22012") ++refused;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(writes_batched_with_a_refused_statement_land_exactly_once) {
+  // The statements batched behind one Sync are one implicit transaction: a refused one rolls the
+  // others back, and those are sent again. Every writer's rows must be there once, no more.
+  fixture f(1);
+  pqxx::connection c(f.db.conninfo());
+  pqxx::nontransaction(c).exec0("CREATE TABLE things (v int)");
+  std::atomic<int> told_written{0}, refused{0};
+  int expected = 0;
+  std::vector<std::future<void>> done;
+  for (int i = 0; i < 60; ++i) {
+    const int n = i % 6 == 3 ? 0 : i % 7 + 1;
+    expected += n;
+    done.push_back(asio::co_spawn(asio::make_strand(f.io), write_or_refuse(*f.pool, n, told_written, refused),
+                                  asio::use_future));
+  }
+  for (auto& d : done) d.get();
+  BOOST_TEST(refused == 10);
+  BOOST_TEST(told_written == expected);
+  BOOST_TEST(pqxx::nontransaction(c).exec1("SELECT count(*) FROM things")[0].as<int>() == expected);
+}
+
 BOOST_AUTO_TEST_CASE(a_refused_statement_throws_its_sqlstate_and_keeps_the_connection) {
   fixture f(1);
   try {
