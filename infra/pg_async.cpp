@@ -419,7 +419,10 @@ void pg_async_pool::finish_group(connection& c, sent_group& g) {
 
 asio::awaitable<pg_rows> pg_async_pool::exec(std::string_view name, pg_params params) {
   const pg_statement& stmt = statement(name);
-  auto r = std::make_shared<request>(co_await asio::this_coro::executor, stmt, std::move(params));
+  // The caller runs on a strand (every coroutine of the gateway does): its answer's wake-up,
+  // posted there, cannot overtake the wait below.
+  const auto executor = co_await asio::this_coro::executor;  // not inside an argument list: GCC 12
+  auto r = std::make_shared<request>(executor, stmt, std::move(params));
   std::shared_ptr<connection> c;
   bool start_driving = false;
   {

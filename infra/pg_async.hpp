@@ -154,8 +154,9 @@ class pg_async_pool {
   pg_async_pool(const pg_async_pool&) = delete;
   pg_async_pool& operator=(const pg_async_pool&) = delete;
 
-  /// Runs the prepared statement `name` (one of the pool's statements) with `params`, each in
-  /// autocommit. Throws pg_error when PostgreSQL refuses it or the connection fails (every
+  /// Runs the prepared statement `name` (one of the pool's statements) with `params`, from a
+  /// coroutine on a strand (or on a context run by one thread), each in autocommit as far as
+  /// its caller can tell. Throws pg_error when PostgreSQL refuses it or the connection fails (every
   /// statement outstanding on that connection then fails), and
   /// boost::system::system_error(operation_aborted) when the awaiting coroutine is cancelled.
   /// A statement cancelled after it was sent retires its connection: no new statement goes
