@@ -121,8 +121,7 @@ struct pg_async_pool::connection {
   // Guarded by the pool's mutex:
   std::deque<std::shared_ptr<request>> queued;
   std::size_t outstanding = 0;  // queued + sent, not yet answered
-  bool driving = false;         // its coroutine runs
-  bool retired = false;
+  bool driving = false;         // its coroutine runs (and holds it, retired or not)
 };
 
 namespace {
@@ -233,9 +232,7 @@ void pg_async_pool::answer_locked(connection& c, const std::shared_ptr<request>&
 }
 
 void pg_async_pool::drop_locked(const connection& c) {
-  for (auto* list : {&open_, &retired_}) {
-    std::erase_if(*list, [&c](const std::shared_ptr<connection>& p) { return p.get() == &c; });
-  }
+  std::erase_if(open_, [&c](const std::shared_ptr<connection>& p) { return p.get() == &c; });
 }
 
 void pg_async_pool::fail_connection(connection& c, const std::string& why) {
@@ -265,8 +262,8 @@ asio::awaitable<void> pg_async_pool::drive(std::shared_ptr<connection> c) {
         std::lock_guard lock(mutex_);
         batch.swap(c->queued);
         if (batch.empty() && c->sent.empty()) {
+          // A retired connection, no longer in open_, closes as this coroutine lets go of it.
           c->driving = false;
-          if (c->retired) drop_locked(*c);  // everything it owed has arrived
           co_return;
         }
         for (auto& r : batch) r->sent = !r->abandoned;
@@ -455,12 +452,9 @@ asio::awaitable<pg_rows> pg_async_pool::exec(std::string_view name, pg_params pa
       cancelled = true;
       r->abandoned = true;
       if (r->sent) {
-        // Its answer will still arrive on that connection: nothing new goes there.
-        if (!c->retired) {
-          c->retired = true;
-          std::erase(open_, c);
-          retired_.push_back(c);
-        }
+        // Its answer will still arrive on that connection: nothing new goes there. Its
+        // coroutine, busy with that answer, holds it until everything sent is answered.
+        std::erase(open_, c);
       } else if (std::erase(c->queued, r) > 0) {
         --c->outstanding;
       }

@@ -131,8 +131,10 @@ using pg_params = std::vector<std::optional<std::string>>;
 /// Up to `size` connections, opened on first need and shared by every coroutine of the
 /// io_context, in libpq's pipeline mode: a statement goes to an idle connection when there is
 /// one, otherwise (all `size` open and busy) it joins the connection with the fewest statements
-/// outstanding and is sent while the earlier ones run, each with a Sync of its own (so a refused
-/// statement fails alone). Under load PostgreSQL then reads several statements per wake-up and
+/// outstanding and is sent while the earlier ones run: what is queued on a connection goes out
+/// together behind one Sync. A batch is one implicit transaction, so when one of its statements
+/// is refused the others are sent again, each behind a Sync of its own, and only the refused one
+/// fails. Under load PostgreSQL then reads several statements per wake-up and
 /// coachd reads several answers per wake-up, where one statement per connection at a time cost
 /// a round trip and a hand-off of the connection for each. Each connection's statements are sent
 /// and answered by one coroutine on a strand of the connection, which runs only while the
@@ -175,7 +177,6 @@ class pg_async_pool {
   /// Sends the connection's queued statements and reads their answers until none is left
   /// (opening the connection first when it is new); runs on the connection's strand.
   boost::asio::awaitable<void> drive(std::shared_ptr<connection> c);
-  void connect_started(connection& c);
   boost::asio::awaitable<void> connect(connection& c);
   /// Answers `r` (under mutex_), waking its caller.
   void answer_locked(connection& c, const std::shared_ptr<request>& r);
@@ -192,9 +193,10 @@ class pg_async_pool {
   std::size_t size_;
   std::vector<pg_statement> statements_;
 
-  mutable std::mutex mutex_;  // guards the members below and every connection's queue
-  std::vector<std::shared_ptr<connection>> open_;     // taking statements
-  std::vector<std::shared_ptr<connection>> retired_;  // finishing what was sent, then closed
+  mutable std::mutex mutex_;  // guards the member below and every connection's queue
+  // The connections taking statements. A retired one (see exec) is only held by its coroutine,
+  // which lets go once everything sent there is answered.
+  std::vector<std::shared_ptr<connection>> open_;
 };
 
 }  // namespace coachd
