@@ -19,9 +19,10 @@ using boost::asio::awaitable;
 namespace {
 
 void write_client(json_writer& w, const client_view& v, bool full) {
+  std::string fallback;
   w.begin_object()
       .member("id", v.client_id)
-      .member("display_name", v.display_name)
+      .member("display_name", client_display_name(v, fallback))
       .member("name", v.name)
       .member("email", v.email)
       .member("created_at", v.created_at);
@@ -63,7 +64,7 @@ void add_client_routes(router& r, services& s) {
           if (auto wait = co_await await_read_model(ctx, s, "clients")) co_return std::move(*wait);
           const std::string client_id(ctx.param("id"));
           const std::string coach_id = caller(ctx)->account_id;
-          std::optional<client_view> found;
+          std::optional<viewed_row<client_view>> found;
           if (is_uuid(client_id)) {
             auto lookup = find_client(*s.reads, coach_id, client_id);
             found = co_await std::move(lookup);
@@ -73,7 +74,7 @@ void add_client_routes(router& r, services& s) {
                                        ctx.req);
           }
           json_writer w;
-          write_client(w, *found, true);
+          write_client(w, **found, true);
           co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 }

@@ -144,7 +144,7 @@ void add_intake_routes(router& r, services& s) {
                                        ctx.req);
           }
           json_writer w;
-          write_intake(w, *found);
+          write_intake(w, **found);
           co_return json_response(http::status::ok, w.take(), ctx.req);
         });
 

@@ -26,6 +26,7 @@ class json_writer {
   json_writer& value(const std::string& text) { return value(std::string_view(text)); }
   /// The text, or null.
   json_writer& value(const std::optional<std::string>& text);
+  json_writer& value(const std::optional<std::string_view>& text);
   json_writer& value(std::int64_t number);
   json_writer& value(bool flag);
   json_writer& null();

@@ -29,6 +29,14 @@ const char* pg_field::c_str() const { return PQgetvalue(result_, row_, column_);
 std::string_view pg_field::view() const {
   return {PQgetvalue(result_, row_, column_), static_cast<std::size_t>(PQgetlength(result_, row_, column_))};
 }
+std::string_view pg_field::text() const {
+  if (is_null()) throw std::domain_error("pg_field: NULL where a value was expected");
+  return view();
+}
+std::optional<std::string_view> pg_field::optional_text() const {
+  if (is_null()) return std::nullopt;
+  return view();
+}
 int pg_row::size() const { return PQnfields(result_); }
 
 pg_rows::pg_rows(pg_result* result) : result_(result) {}

@@ -50,6 +50,10 @@ class pg_field {
   bool is_null() const;
   const char* c_str() const;
   std::string_view view() const;
+  /// The value's text, which lives as long as its pg_rows; a NULL throws (like as<std::string>).
+  std::string_view text() const;
+  /// The value's text, or nullopt for NULL.
+  std::optional<std::string_view> optional_text() const;
   /// std::string, bool ('t'/'f'), or an arithmetic type; a NULL or unparsable value throws.
   template <typename T>
   T as() const {

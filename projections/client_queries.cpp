@@ -15,30 +15,21 @@ constexpr std::string_view list_statement = "clients_list";
 constexpr std::string_view list_after_statement = "clients_list_after";
 constexpr std::string_view find_statement = "clients_find";
 
-std::optional<std::string> optional_text(const pg_field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<std::string>();
-}
-
 client_view to_view(const pg_row& r) {
-  client_view v{r[0].as<std::string>(), r[1].as<std::string>(),
-                r[2].as<std::string>(), "",
-                r[3].as<std::string>(), r[4].as<std::string>(),
-                r[5].as<std::string>(), r[6].as<std::string>(),
-                optional_text(r[7]),    optional_text(r[8])};
-  v.display_name = client_display_name(v.name, v.email, v.client_id);
-  return v;
+  return client_view{r[0].text(), r[1].text(), r[2].text(),          r[3].text(),         r[4].text(),
+                     r[5].text(), r[6].text(), r[7].optional_text(), r[8].optional_text()};
 }
 
-bool blank(const std::string& s) { return s.find_first_not_of(" \t\r\n") == std::string::npos; }
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 }  // namespace
 
-std::string client_display_name(const std::string& name, const std::string& email,
-                                const std::string& client_id) {
-  if (!blank(name)) return name;
-  if (!blank(email)) return email;
-  return "Client #" + client_id.substr(0, 8);
+std::string_view client_display_name(const client_view& v, std::string& fallback) {
+  if (!blank(v.name)) return v.name;
+  if (!blank(v.email)) return v.email;
+  fallback = "Client #";
+  fallback.append(v.client_id.substr(0, 8));
+  return fallback;
 }
 
 std::vector<pg_statement> client_statements() {
@@ -68,10 +59,10 @@ boost::asio::awaitable<result<page<client_view>>> list_clients(pg_async_pool& db
   co_return co_await std::move(read);
 }
 
-boost::asio::awaitable<std::optional<client_view>> find_client(pg_async_pool& db, std::string coach_id,
-                                                               std::string client_id) {
+boost::asio::awaitable<std::optional<viewed_row<client_view>>> find_client(pg_async_pool& db, std::string coach_id,
+                                                                           std::string client_id) {
   pg_params params{std::move(coach_id), std::move(client_id)};
-  auto read = read_one<client_view>(db, find_statement, std::move(params), to_view);
+  auto read = read_row<client_view>(db, find_statement, std::move(params), to_view);
   co_return co_await std::move(read);
 }
 

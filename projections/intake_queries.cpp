@@ -25,16 +25,10 @@ std::string list_statement_name(bool status, bool after) {
 constexpr std::string_view find_statement = "intakes_find";
 constexpr std::string_view is_coach_statement = "intakes_is_coach";
 
-std::optional<std::string> optional_text(const pg_field& f) {
-  if (f.is_null()) return std::nullopt;
-  return f.as<std::string>();
-}
-
 intake_view to_view(const pg_row& r) {
-  return intake_view{r[0].as<std::string>(), r[1].as<std::string>(), r[2].as<std::string>(),
-                     r[3].as<std::string>(), r[4].as<std::string>(), r[5].as<std::string>(),
-                     r[6].as<std::string>(), r[7].as<std::string>(), optional_text(r[8]),
-                     optional_text(r[9]),    optional_text(r[10]),   optional_text(r[11])};
+  return intake_view{r[0].text(),          r[1].text(),          r[2].text(),          r[3].text(),
+                     r[4].text(),          r[5].text(),          r[6].text(),          r[7].text(),
+                     r[8].optional_text(), r[9].optional_text(), r[10].optional_text(), r[11].optional_text()};
 }
 
 }  // namespace
@@ -77,10 +71,10 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
   co_return co_await std::move(read);
 }
 
-boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
-                                                               std::string intake_id) {
+boost::asio::awaitable<std::optional<viewed_row<intake_view>>> find_intake(pg_async_pool& db, std::string coach_id,
+                                                                           std::string intake_id) {
   pg_params params{std::move(coach_id), std::move(intake_id)};
-  auto read = read_one<intake_view>(db, find_statement, std::move(params), to_view);
+  auto read = read_row<intake_view>(db, find_statement, std::move(params), to_view);
   co_return co_await std::move(read);
 }
 

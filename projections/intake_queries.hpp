@@ -4,18 +4,20 @@
 #include <boost/asio/awaitable.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/errors.hpp"
 #include "infra/pg_async.hpp"
 #include "projections/paging.hpp"
+#include "projections/read_queries.hpp"
 
 namespace coachd {
 
-/// An intake as the coach sees it.
+/// An intake as the coach sees it: views into the query's result (page::source, viewed_row).
 struct intake_view {
-  std::string intake_id, coach_id, status, name, email, goals, message, submitted_at;
-  std::optional<std::string> phone, notes, client_id, decided_at;
+  std::string_view intake_id, coach_id, status, name, email, goals, message, submitted_at;
+  std::optional<std::string_view> phone, notes, client_id, decided_at;
 };
 
 /// The statements below, for a pg_async_pool.
@@ -31,7 +33,7 @@ boost::asio::awaitable<result<page<intake_view>>> list_intakes(pg_async_pool& db
 boost::asio::awaitable<bool> is_coach(pg_async_pool& db, std::string coach_id);
 
 /// One intake, if it exists and belongs to the coach.
-boost::asio::awaitable<std::optional<intake_view>> find_intake(pg_async_pool& db, std::string coach_id,
-                                                               std::string intake_id);
+boost::asio::awaitable<std::optional<viewed_row<intake_view>>> find_intake(pg_async_pool& db, std::string coach_id,
+                                                                           std::string intake_id);
 
 }  // namespace coachd

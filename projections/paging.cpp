@@ -7,9 +7,11 @@
 
 namespace coachd {
 
-std::string encode_cursor(const std::string& time, const std::string& id) {
+std::string encode_cursor(std::string_view time, std::string_view id) {
   init_sodium();
-  const std::string raw = time + "|" + id;
+  std::string raw;
+  raw.reserve(time.size() + 1 + id.size());
+  raw.append(time).append("|").append(id);
   std::string out(sodium_base64_encoded_len(raw.size(), sodium_base64_VARIANT_URLSAFE_NO_PADDING),
                   '\0');
   sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(raw.data()),

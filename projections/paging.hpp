@@ -2,8 +2,11 @@
 /// Cursor paging for list queries: a cursor is an opaque token naming the last row returned
 /// (its sort key), so the next page starts right after it whatever was inserted meanwhile.
 
+#include <algorithm>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -16,10 +19,13 @@ template <typename T>
 struct page {
   std::vector<T> items;
   std::optional<std::string> next_cursor;
+  /// What the items' std::string_views point into, when they are views (libpq's result of a
+  /// read-model query): it lives as long as the page.
+  std::shared_ptr<const void> source;
 };
 
 /// A sort key of (time, id) as an opaque cursor and back; decode gives nullopt for garbage.
-std::string encode_cursor(const std::string& time, const std::string& id);
+std::string encode_cursor(std::string_view time, std::string_view id);
 std::optional<std::pair<std::string, std::string>> decode_cursor(const std::string& cursor);
 
 /// Where a page starts, as query parameters: (time, id) after which to read, both null without
@@ -34,6 +40,7 @@ result<page_start> start_of_page(const std::optional<std::string>& cursor);
 template <typename T, typename Rows, typename Convert, typename Key>
 page<T> make_page(const Rows& rows, int limit, Convert convert, Key key) {
   page<T> out;
+  out.items.reserve(std::min<std::size_t>(rows.size(), static_cast<std::size_t>(limit)));
   for (const auto& row : rows) {
     if (static_cast<int>(out.items.size()) == limit) {
       const auto [time, id] = key(out.items.back());
