@@ -34,12 +34,24 @@ std::size_t next_escape(const char* p, std::size_t i, std::size_t n) {
   const __m128i quote = _mm_set1_epi8('"');
   const __m128i backslash = _mm_set1_epi8('\\');
   const __m128i control_max = _mm_set1_epi8(0x1f);
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+  const auto hits = [&](std::size_t at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
     // v <= 0x1f unsigned exactly when max(v, 0x1f) == 0x1f.
     const __m128i control = _mm_cmpeq_epi8(_mm_max_epu8(v, control_max), control_max);
     const __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), control);
-    if (const int mask = _mm_movemask_epi8(hit)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    return static_cast<unsigned>(_mm_movemask_epi8(hit));
+  };
+  if (n >= 16) {
+    for (; i + 16 <= n; i += 16) {
+      if (const unsigned mask = hits(i)) return i + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+    if (i == n) return n;
+    // The rest, as the last 16 bytes of the text: the ones before i were scanned already.
+    const std::size_t last = n - 16;
+    if (const unsigned mask = hits(last) & (0xffffu << (i - last))) {
+      return last + static_cast<std::size_t>(__builtin_ctz(mask));
+    }
+    return n;
   }
 #endif
   for (; i + 8 <= n; i += 8) {
@@ -70,10 +82,12 @@ json_writer& json_writer::close(char c) {
   return *this;
 }
 
-json_writer& json_writer::key(std::string_view name) {
-  separate();
-  quoted(name);
-  out_.push_back(':');
+json_writer& json_writer::key(json_name name) {
+  const std::string_view text = name.text();
+  if (comma_) out_.push_back(',');
+  out_.push_back('"');
+  out_.append(text);
+  out_.append("\":");
   comma_ = false;
   return *this;
 }
@@ -122,9 +136,16 @@ void json_writer::quoted(std::string_view text) {
   static constexpr char hex[] = "0123456789abcdef";
   const char* p = text.data();
   const std::size_t n = text.size();
+  std::size_t i = next_escape(p, 0, n);
+  if (i == n) {  // nothing to escape, as in most values: one copy
+    const std::size_t at = out_.size();
+    out_.append(n + 2, '"');
+    if (n != 0) std::memcpy(out_.data() + at + 1, p, n);
+    return;
+  }
   out_.push_back('"');
   std::size_t run = 0;  // start of the characters not yet copied
-  for (std::size_t i = next_escape(p, 0, n); i < n; i = next_escape(p, i + 1, n)) {
+  for (; i < n; i = next_escape(p, i + 1, n)) {
     const auto c = static_cast<unsigned char>(p[i]);
     out_.append(p + run, i - run);
     run = i + 1;

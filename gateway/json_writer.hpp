@@ -4,12 +4,29 @@
 /// GET building and serializing boost::json objects. The output is byte for byte what
 /// boost::json::serialize gives for the same values in the same order (tested).
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace coachd::gateway {
+
+/// A member's name: a string literal with nothing to escape in it, checked when compiling, so
+/// that writing it is one copy.
+class json_name {
+ public:
+  template <std::size_t N>
+  consteval json_name(const char (&text)[N]) : text_(text, N - 1) {  // NOLINT: implicit on purpose
+    for (const char c : text_) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') throw "json_name: write this name escaped";
+    }
+  }
+  std::string_view text() const { return text_; }
+
+ private:
+  std::string_view text_;
+};
 
 class json_writer {
  public:
@@ -20,7 +37,7 @@ class json_writer {
   json_writer& begin_array() { return open('['); }
   json_writer& end_array() { return close(']'); }
   /// A member's name; its value follows.
-  json_writer& key(std::string_view name);
+  json_writer& key(json_name name);
   json_writer& value(std::string_view text);
   json_writer& value(const char* text) { return value(std::string_view(text)); }
   json_writer& value(const std::string& text) { return value(std::string_view(text)); }
@@ -33,7 +50,7 @@ class json_writer {
 
   /// key(name).value(v) in one call.
   template <typename T>
-  json_writer& member(std::string_view name, const T& v) {
+  json_writer& member(json_name name, const T& v) {
     key(name);
     return value(v);
   }
