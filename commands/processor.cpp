@@ -11,6 +11,7 @@
 #include "commands/snapshot.hpp"
 #include "events/partitioning.hpp"
 #include "infra/crypto.hpp"
+#include "infra/thread_name.hpp"
 
 namespace coachd {
 
@@ -432,6 +433,7 @@ void command_processor::start() {
   std::string failure;
   for (auto& w : workers_) {
     rebuilders.emplace_back([&, w = w.get()] {
+      name_this_thread("rebuild-" + std::to_string(w->partition));
       try {
         w->rebuild();
       } catch (const std::exception& e) {
@@ -447,7 +449,10 @@ void command_processor::start() {
   }
   for (auto& w : workers_) {
     w->running = true;
-    w->thread = std::thread([w = w.get()] { w->run(); });
+    w->thread = std::thread([w = w.get()] {
+      name_this_thread("partition-" + std::to_string(w->partition));
+      w->run();
+    });
   }
   started_ = true;
 }

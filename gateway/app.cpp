@@ -17,6 +17,7 @@
 #include "gateway/router.hpp"
 #include "gateway/routes.hpp"
 #include "gateway/services.hpp"
+#include "gateway/session_cache.hpp"
 #include "infra/crypto.hpp"
 #include "infra/kafka_event_log.hpp"
 #include "infra/kafka_mock_cluster.hpp"
@@ -26,23 +27,23 @@
 #include "infra/password.hpp"
 #include "infra/pg_event_log.hpp"
 #include "infra/pg_key_store.hpp"
-#include "infra/shared_tail_log.hpp"
-#include "gateway/session_cache.hpp"
 #include "infra/pg_pool.hpp"
+#include "infra/shared_tail_log.hpp"
+#include "infra/thread_name.hpp"
 #include "projections/accounts_projector.hpp"
 #include "projections/calendar_feed_queries.hpp"
-#include "projections/identity_projector.hpp"
-#include "projections/identity_queries.hpp"
 #include "projections/client_queries.hpp"
 #include "projections/clients_projector.hpp"
+#include "projections/identity_projector.hpp"
+#include "projections/identity_queries.hpp"
 #include "projections/intake_queries.hpp"
 #include "projections/intakes_projector.hpp"
-#include "projections/reminders.hpp"
-#include "projections/session_queries.hpp"
-#include "projections/sessions_projector.hpp"
 #include "projections/migrations.hpp"
 #include "projections/onboarding.hpp"
+#include "projections/reminders.hpp"
 #include "projections/runner.hpp"
+#include "projections/session_queries.hpp"
+#include "projections/sessions_projector.hpp"
 
 namespace coachd::gateway {
 
@@ -382,7 +383,12 @@ struct app::impl final : onboarding_commands {
       server = std::make_unique<http_server>(ioc, sc, routes);
       server->start();
       const int threads = std::max(1, config.io_threads);
-      for (int i = 0; i < threads; ++i) io_threads.emplace_back([this] { ioc.run(); });
+      for (int i = 0; i < threads; ++i) {
+        io_threads.emplace_back([this] {
+          name_this_thread("http-io");
+          ioc.run();
+        });
+      }
     }
   }
 

@@ -32,6 +32,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "infra/thread_name.hpp"
+
 namespace coachd::gateway {
 
 namespace asio = boost::asio;
@@ -526,7 +528,10 @@ void http_server::stop() { state_->stop(); }
 void http_server::run() {
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < state_->config.io_threads; ++i) {
-    threads.emplace_back([this] { state_->ioc.run(); });
+    threads.emplace_back([this] {
+      name_this_thread("http-io");
+      state_->ioc.run();
+    });
   }
   state_->ioc.run();
   for (auto& t : threads) t.join();

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <pqxx/pqxx>
 
+#include "infra/thread_name.hpp"
+
 namespace coachd::gateway {
 
 namespace {
@@ -36,6 +38,7 @@ void session_cache::stop() {
 }
 
 void session_cache::listen(std::string conninfo) {
+  name_this_thread("session-listen");
   while (!stopping_) {
     try {
       pqxx::connection c(conninfo);

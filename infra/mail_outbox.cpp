@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "infra/thread_name.hpp"
+
 namespace coachd {
 
 namespace mail_outbox {
@@ -285,6 +287,7 @@ void mail_dispatcher::wait_for(int socket, std::chrono::milliseconds timeout) {
 }
 
 void mail_dispatcher::run() {
+  name_this_thread("mail-outbox");
   bool notified = false;
   std::unique_ptr<pqxx::connection> connection;
   std::unique_ptr<outbox_listener> listener;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "infra/pg_array.hpp"
+#include "infra/thread_name.hpp"
 
 namespace coachd {
 namespace {
@@ -130,6 +131,7 @@ class pg_event_log::notifier {
 
  private:
   void run() {
+    name_this_thread("log-notify");
     std::unique_ptr<pqxx::connection> conn;
     for (;;) {
       std::vector<int> partitions;
@@ -226,6 +228,7 @@ class pg_event_log::appender {
   };
 
   void run(std::unique_ptr<pqxx::connection> conn) {  // the connection is this thread's alone
+    name_this_thread("log-append");
     for (;;) {
       std::vector<request*> taken;
       {

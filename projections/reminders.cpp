@@ -7,6 +7,7 @@
 
 #include "infra/crypto.hpp"
 #include "infra/mail_outbox.hpp"
+#include "infra/thread_name.hpp"
 
 namespace coachd {
 
@@ -145,6 +146,7 @@ std::size_t reminder_dispatcher::dispatch(pqxx::connection& connection) {
 }
 
 void reminder_dispatcher::run() {
+  name_this_thread("reminders");
   std::unique_ptr<pqxx::connection> connection;
   while (!stopping_) {
     try {

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "infra/pg_array.hpp"
+#include "infra/thread_name.hpp"
 #include "projections/copy_connection.hpp"
 
 namespace coachd {
@@ -379,6 +380,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     cv.notify_all();
   };
   std::thread fetching([&] {
+    name_this_thread("replay-fetch");
     try {
       for (;;) {
         bool at_end = true;
@@ -396,6 +398,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     stage_done(fetching_done);
   });
   std::thread decoding([&] {
+    name_this_thread("replay-decode");
     try {
       for (;;) {
         fetched_batch batch;
@@ -461,6 +464,7 @@ void projection_runner::stop() {
 }
 
 void projection_runner::run() {
+  name_this_thread("proj-" + target_.name());
   while (!stopping_) {
     try {
       std::vector<partition_start> from;
