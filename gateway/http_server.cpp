@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <charconv>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -13,9 +12,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -24,6 +23,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <ctime>
 #include <iostream>
 #include <mutex>
@@ -72,7 +72,8 @@ bool is_parse_error(const beast::error_code& ec) {
          ec != http::error::need_more && ec != http::error::need_buffer;
 }
 
-std::string http_date() {
+/// Now as an HTTP date; valid until the calling thread's next call.
+const std::string& http_date() {
   // Formatted once a second per thread: strftime was a visible part of a small response.
   thread_local std::time_t formatted_at = -1;
   thread_local std::string text;

@@ -12,10 +12,6 @@ namespace coachd::gateway {
 
 namespace {
 
-// What needs an escape in a JSON string (RFC 8259 §7): the quote, the backslash and the control
-// characters. Everything else, UTF-8 included, goes through as it is.
-constexpr bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
-
 // Whether any of the 8 bytes of `w` needs an escape (the classic "has a zero byte" / "has a
 // byte below n" tests, which are exact for the question whether any byte does).
 constexpr bool word_needs_escape(std::uint64_t w) {
@@ -59,7 +55,7 @@ std::size_t next_escape(const char* p, std::size_t i, std::size_t n) {
     std::memcpy(&w, p + i, 8);
     if (word_needs_escape(w)) break;
   }
-  while (i < n && !needs_escape(static_cast<unsigned char>(p[i]))) ++i;
+  while (i < n && !json_needs_escape(static_cast<unsigned char>(p[i]))) ++i;
   return i;
 }
 
@@ -83,10 +79,9 @@ json_writer& json_writer::close(char c) {
 }
 
 json_writer& json_writer::key(json_name name) {
-  const std::string_view text = name.text();
-  if (comma_) out_.push_back(',');
+  separate();
   out_.push_back('"');
-  out_.append(text);
+  out_.append(name.text());
   out_.append("\":");
   comma_ = false;
   return *this;

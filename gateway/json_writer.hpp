@@ -12,6 +12,10 @@
 
 namespace coachd::gateway {
 
+/// What needs an escape in a JSON string (RFC 8259 §7): the quote, the backslash and the control
+/// characters. Everything else, UTF-8 included, goes through as it is.
+constexpr bool json_needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+
 /// A member's name: a string literal with nothing to escape in it, checked when compiling, so
 /// that writing it is one copy.
 class json_name {
@@ -19,7 +23,7 @@ class json_name {
   template <std::size_t N>
   consteval json_name(const char (&text)[N]) : text_(text, N - 1) {  // NOLINT: implicit on purpose
     for (const char c : text_) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == '"' || c == '\\') throw "json_name: write this name escaped";
+      if (json_needs_escape(static_cast<unsigned char>(c))) throw "json_name: write this name escaped";
     }
   }
   std::string_view text() const { return text_; }
