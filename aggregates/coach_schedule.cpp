@@ -1,5 +1,7 @@
 #include "aggregates/coach_schedule.hpp"
 
+#include <algorithm>
+
 namespace coachd {
 
 std::string schedule_stream(std::string_view coach_id) { return "schedule-" + std::string(coach_id); }
@@ -62,16 +64,21 @@ std::chrono::milliseconds span_of(const scheduled_session& session) {
   return session.end - session.start + minutes{session.buffer_before_minutes} + minutes{session.buffer_after_minutes};
 }
 
+bool starts_before(const std::pair<timestamp, session_time_index::entry>& a, timestamp t) { return a.first < t; }
+bool starts_after(timestamp t, const std::pair<timestamp, session_time_index::entry>& a) { return t < a.first; }
+
 void index_session(const coach_schedule_state& s, const std::map<std::string, scheduled_session>::value_type& node) {
-  s.by_time.by_start.emplace(node.second.start, &node);
+  auto& v = s.by_time.by_start;
+  v.insert(std::upper_bound(v.begin(), v.end(), node.second.start, starts_after), {node.second.start, &node});
   s.by_time.longest = std::max(s.by_time.longest, span_of(node.second));
 }
 
 void unindex_session(const coach_schedule_state& s, const std::map<std::string, scheduled_session>::value_type& node) {
-  auto [first, last] = s.by_time.by_start.equal_range(node.second.start);
-  for (auto it = first; it != last; ++it) {
+  auto& v = s.by_time.by_start;
+  for (auto it = std::lower_bound(v.begin(), v.end(), node.second.start, starts_before);
+       it != v.end() && it->first == node.second.start; ++it) {
     if (it->second == &node) {
-      s.by_time.by_start.erase(it);
+      v.erase(it);
       return;
     }
   }
@@ -81,7 +88,13 @@ void unindex_session(const coach_schedule_state& s, const std::map<std::string, 
 const session_time_index& time_index(const coach_schedule_state& s) {
   if (s.by_time.by_start.size() != s.sessions.size()) {
     s.by_time = session_time_index{};
-    for (const auto& node : s.sessions) index_session(s, node);
+    auto& v = s.by_time.by_start;
+    v.reserve(s.sessions.size());
+    for (const auto& node : s.sessions) {
+      v.emplace_back(node.second.start, &node);
+      s.by_time.longest = std::max(s.by_time.longest, span_of(node.second));
+    }
+    std::stable_sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   }
   return s.by_time;
 }
@@ -110,7 +123,8 @@ std::vector<busy_interval> busy_times(const coach_schedule_state& s, timestamp n
                         (near->second - near->first);
     const timestamp from = near->first - margin;
     const timestamp to = near->second + margin;
-    for (auto it = index.by_start.lower_bound(from); it != index.by_start.end() && it->first < to; ++it) {
+    for (auto it = std::lower_bound(index.by_start.begin(), index.by_start.end(), from, starts_before);
+         it != index.by_start.end() && it->first < to; ++it) {
       add(it->second->first, it->second->second);
     }
   } else {

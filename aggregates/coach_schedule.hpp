@@ -11,6 +11,8 @@
 #include <set>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "aggregates/availability.hpp"
 #include "aggregates/decision.hpp"
@@ -143,9 +145,14 @@ BOOST_DESCRIBE_STRUCT(slot_hold, (),
 /// The schedule's sessions ordered by start time, derived from its `sessions` (and not
 /// snapshotted): a decision looks only at the sessions near the slot it decides on, not at every
 /// session the coach ever had.
+///
+/// A vector sorted by start, not a tree: a booking's decision searches it once, and a search in
+/// a few contiguous cache lines beats one that misses the cache at every node of a
+/// `std::multimap` (the tree walk was most of a booking's decision in the bench). Sessions are
+/// mostly booked later than the ones before them, so an insert rarely moves much.
 struct session_time_index {
   using entry = const std::pair<const std::string, scheduled_session>*;  // a node of `sessions`
-  std::multimap<timestamp, entry> by_start;
+  std::vector<std::pair<timestamp, entry>> by_start;  // sorted by start; equal starts in insertion order
   std::chrono::milliseconds longest{0};  // the longest span indexed, buffers included
 
   session_time_index() = default;

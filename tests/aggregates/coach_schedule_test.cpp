@@ -17,6 +17,7 @@ int main(int argc, char* argv[]) {
 #include <boost/test/unit_test.hpp>
 #endif
 
+#include <algorithm>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -277,6 +278,11 @@ BOOST_AUTO_TEST_CASE(deciding_near_the_slot_gives_the_verdict_of_the_whole_sched
       }
       if (pick(0, 9) == 0) coach_schedule::evolve(s, session_cancelled{coach, id, coach, false, 2, personal{""}, now});
     }
+    // Kept in order by evolve, whatever order the sessions came in.
+    BOOST_TEST(s.by_time.by_start.size() == s.sessions.size());
+    BOOST_TEST(std::is_sorted(s.by_time.by_start.begin(), s.by_time.by_start.end(),
+                              [](const auto& a, const auto& b) { return a.first < b.first; }));
+    for (const auto& [start, node] : s.by_time.by_start) BOOST_TEST((start == node->second.start));
     auto without_index = s;
     without_index.by_time = {};
     const auto rules = rules_of(*s.availability);
