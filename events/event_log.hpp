@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <stdexcept>
@@ -80,6 +81,23 @@ class event_log {
                                                       const std::vector<std::string>& types) {
     (void)types;
     return open_reader(std::move(from));
+  }
+  /// Told that a reader moved its position in `partition` from `from` to `to` past events it
+  /// does not want, without handing them out. Called on whichever thread moved it (the reader's
+  /// own, or another reader's fetching for both), with the log's locks held: it must be quick
+  /// and must not call back into the log.
+  using skip_listener = std::function<void(int partition, std::int64_t from, std::int64_t to)>;
+  /// A reader for a caller that wants events of `types` only (a projector following the tail):
+  /// it hands out those events whole and moves its positions past the others without handing
+  /// them out, telling `skipped` where it moved when it moved without handing anything out of
+  /// that partition. A log may then let the reader sleep through events it does not want (the
+  /// shared tail does). By default, open_reader_for: the others come out as their place and
+  /// type, and `skipped` is never called; a caller handles both.
+  virtual std::unique_ptr<log_reader> open_reader_wanting(std::vector<partition_start> from,
+                                                          const std::vector<std::string>& types,
+                                                          skip_listener skipped) {
+    (void)skipped;
+    return open_reader_for(std::move(from), types);
   }
   /// The offset the next appended event would get at or after (the high watermark):
   /// a reader whose position reached it has seen everything committed so far.

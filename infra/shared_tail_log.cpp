@@ -4,11 +4,12 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
-#include <optional>
 #include <stdexcept>
 #include <string>
 
 namespace coachd {
+
+class shared_tail_reader_base;
 
 struct shared_tail_log::state {
   state(event_log& log, shared_tail_options opts) : inner(log), options(opts) {}
@@ -19,10 +20,20 @@ struct shared_tail_log::state {
     std::int64_t end = 0;             // the tail reader's position: what the next fetch starts from
   };
 
+  /// A reader waiting in poll for the next fetch. The fetch wakes it only when there is
+  /// something for it (see shared_tail_reader::wants_news); a reader that wants events of some
+  /// types only sleeps through the others, moved past them by the fetch.
+  struct sleeper {
+    explicit sleeper(shared_tail_reader_base* r) : reader(r) {}
+    shared_tail_reader_base* reader;
+    std::condition_variable wake;
+    bool woken = false;
+  };
+
   event_log& inner;
   const shared_tail_options options;
   std::mutex mutex;
-  std::condition_variable grown;
+  std::vector<sleeper*> sleepers;  // each on its reader's stack while it waits
   std::vector<window> windows;  // by partition; empty until the first poll
   bool fetching = false;        // a reader is polling `tail` (only that reader touches it)
   std::unique_ptr<log_reader> tail;
@@ -40,6 +51,15 @@ struct shared_tail_log::state {
   }
 };
 
+/// What the fetch asks of a sleeping reader, under the state's mutex.
+class shared_tail_reader_base : public log_reader {
+ public:
+  /// Whether the events the last fetch added hold something this reader hands out (or it fell
+  /// behind the window): it is then woken. A reader that wants none of them is moved past them
+  /// here instead, and sleeps on.
+  virtual bool wants_news() = 0;
+};
+
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -49,13 +69,21 @@ std::chrono::milliseconds left_until(clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
 }
 
-class shared_tail_reader final : public log_reader {
+class shared_tail_reader final : public shared_tail_reader_base {
  public:
-  /// `types`: when given, events of other types are handed out as their place and type only
-  /// (see event_log::open_reader_for); the window itself keeps every event whole.
+  /// How a reader hands out events of types it was not opened for.
+  enum class others {
+    whole,       // open_reader: every event whole
+    as_place,    // open_reader_for: as their place and type only
+    left_out,    // open_reader_wanting: not at all (the positions move past them)
+  };
+
+  /// `types`: with as_place or left_out, the types handed out whole; the window itself keeps
+  /// every event whole.
   shared_tail_reader(std::shared_ptr<shared_tail_log::state> st, std::vector<partition_start> from,
-                     std::optional<std::vector<std::string>> types)
-      : st_(std::move(st)), positions_(std::move(from)), types_(std::move(types)) {}
+                     std::vector<std::string> types, others mode, event_log::skip_listener skipped = {})
+      : st_(std::move(st)), positions_(std::move(from)), types_(std::move(types)), mode_(mode),
+        skipped_(std::move(skipped)) {}
 
   std::vector<stored_event> poll(std::chrono::milliseconds max_wait, std::size_t max_events) override {
     if (max_events == 0 || positions_.empty()) return {};
@@ -83,7 +111,10 @@ class shared_tail_reader final : public log_reader {
         fetch(lock, deadline);
         continue;
       }
-      st_->grown.wait_until(lock, deadline);
+      shared_tail_log::state::sleeper me(this);
+      st_->sleepers.push_back(&me);
+      me.wake.wait_until(lock, deadline, [&] { return me.woken; });
+      std::erase(st_->sleepers, &me);
     }
   }
 
@@ -94,12 +125,46 @@ class shared_tail_reader final : public log_reader {
     throw std::out_of_range("shared tail log: reader does not read partition " + std::to_string(partition));
   }
 
+  bool wants_news() override {
+    if (!covered()) return true;
+    bool any = false;
+    for (const auto& pos : positions_) {
+      const auto& w = st_->windows[static_cast<std::size_t>(pos.partition)];
+      if (pos.offset >= w.end) continue;
+      if (mode_ != others::left_out) return true;
+      any = true;
+      for (auto it = first_at(w, pos.offset); it != w.events.end(); ++it) {
+        if (wanted(it->envelope.type)) return true;
+      }
+    }
+    if (!any) return false;
+    // Nothing it wants: past all of it, without waking.
+    for (auto& pos : positions_) {
+      const auto& w = st_->windows[static_cast<std::size_t>(pos.partition)];
+      if (pos.offset < w.end) move_past(pos, w.end);
+    }
+    return false;
+  }
+
  private:
   // Caller holds the mutex.
   bool covered() const {
     return std::all_of(positions_.begin(), positions_.end(), [&](const partition_start& p) {
       return p.offset >= st_->windows[static_cast<std::size_t>(p.partition)].covered_from;
     });
+  }
+
+  static std::deque<stored_event>::const_iterator first_at(const shared_tail_log::state::window& w,
+                                                           std::int64_t offset) {
+    return std::lower_bound(w.events.begin(), w.events.end(), offset,
+                            [](const stored_event& e, std::int64_t o) { return e.offset < o; });
+  }
+
+  // Moves a position past events it does not hand out, and says so.
+  void move_past(partition_start& pos, std::int64_t to) {
+    const std::int64_t from = pos.offset;
+    pos.offset = to;
+    if (skipped_) skipped_(pos.partition, from, to);
   }
 
   // Copies what the window holds past this reader's positions, partitions in turn (starting
@@ -112,12 +177,12 @@ class shared_tail_reader final : public log_reader {
       auto& pos = positions_[(rotation_ + i) % n];
       const auto& w = st_->windows[static_cast<std::size_t>(pos.partition)];
       if (pos.offset >= w.end) continue;  // nothing past it fetched yet
-      auto it = std::lower_bound(w.events.begin(), w.events.end(), pos.offset,
-                                 [](const stored_event& e, std::int64_t offset) { return e.offset < offset; });
+      const std::size_t before = out.size();
+      auto it = first_at(w, pos.offset);
       for (; it != w.events.end() && out.size() < max_events; ++it) {
         if (wanted(it->envelope.type)) {
           out.push_back(*it);
-        } else {
+        } else if (mode_ == others::as_place) {
           // Its place and type only: a projector that skips the type copies none of its text.
           stored_event& place = out.emplace_back();
           place.partition = it->partition;
@@ -126,8 +191,13 @@ class shared_tail_reader final : public log_reader {
         }
       }
       // All of the window taken: the position is the tail's (it may skip offsets that hold no
-      // event, such as Kafka's transaction markers); otherwise just past the last one taken.
-      pos.offset = it == w.events.end() ? w.end : out.back().offset + 1;
+      // event, such as Kafka's transaction markers); otherwise the first event not taken.
+      const std::int64_t to = it == w.events.end() ? w.end : it->offset;
+      if (out.size() == before) {
+        move_past(pos, to);  // only events it leaves out
+      } else {
+        pos.offset = to;
+      }
     }
     rotation_ = (rotation_ + 1) % n;
     return out;
@@ -165,17 +235,26 @@ class shared_tail_reader final : public log_reader {
       }
       st.tail_fetches.fetch_add(1, std::memory_order_relaxed);
     }
-    st.grown.notify_all();
+    // Each sleeper that has something to take (after a failure: all of them, so that one
+    // fetches again) wakes; one of them, or this reader, fetches next.
+    for (auto* s : st.sleepers) {
+      if (s->woken || !(failure || s->reader->wants_news())) continue;
+      s->woken = true;
+      s->wake.notify_one();
+    }
     if (failure) std::rethrow_exception(failure);
   }
 
   bool wanted(const std::string& type) const {
-    return !types_ || std::find(types_->begin(), types_->end(), type) != types_->end();
+    return mode_ == others::whole || std::find(types_.begin(), types_.end(), type) != types_.end();
   }
 
-  // Behind the window: reads the log itself.
+  // Behind the window: reads the log itself (events of other types as their place and type,
+  // whatever the mode: a caller of open_reader_wanting handles both).
   std::vector<stored_event> poll_own(clock::time_point deadline, std::size_t max_events) {
-    if (!own_) own_ = types_ ? st_->inner.open_reader_for(positions_, *types_) : st_->inner.open_reader(positions_);
+    if (!own_) {
+      own_ = mode_ == others::whole ? st_->inner.open_reader(positions_) : st_->inner.open_reader_for(positions_, types_);
+    }
     auto events = own_->poll(left_until(deadline), max_events);
     for (auto& p : positions_) p.offset = own_->position(p.partition);
     st_->own_polls.fetch_add(1, std::memory_order_relaxed);
@@ -184,7 +263,9 @@ class shared_tail_reader final : public log_reader {
 
   std::shared_ptr<shared_tail_log::state> st_;
   std::vector<partition_start> positions_;
-  std::optional<std::vector<std::string>> types_;
+  const std::vector<std::string> types_;
+  const others mode_;
+  const event_log::skip_listener skipped_;
   std::unique_ptr<log_reader> own_;
   std::size_t rotation_ = 0;
 };
@@ -205,13 +286,22 @@ shared_tail_log::~shared_tail_log() {
 
 std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_start> from) {
   check_starts(from);
-  return std::make_unique<shared_tail_reader>(state_, std::move(from), std::nullopt);
+  return std::make_unique<shared_tail_reader>(state_, std::move(from), std::vector<std::string>{},
+                                              shared_tail_reader::others::whole);
 }
 
 std::unique_ptr<log_reader> shared_tail_log::open_reader_for(std::vector<partition_start> from,
                                                             const std::vector<std::string>& types) {
   check_starts(from);
-  return std::make_unique<shared_tail_reader>(state_, std::move(from), types);
+  return std::make_unique<shared_tail_reader>(state_, std::move(from), types, shared_tail_reader::others::as_place);
+}
+
+std::unique_ptr<log_reader> shared_tail_log::open_reader_wanting(std::vector<partition_start> from,
+                                                                const std::vector<std::string>& types,
+                                                                skip_listener skipped) {
+  check_starts(from);
+  return std::make_unique<shared_tail_reader>(state_, std::move(from), types, shared_tail_reader::others::left_out,
+                                              std::move(skipped));
 }
 
 void shared_tail_log::check_starts(const std::vector<partition_start>& from) const {

@@ -45,6 +45,13 @@ class shared_tail_log final : public event_log {
   /// and a reader behind the window reads through the inner log's open_reader_for.
   std::unique_ptr<log_reader> open_reader_for(std::vector<partition_start> from,
                                               const std::vector<std::string>& types) override;
+  /// Served from the same window, events of other types left out: a reader waiting for the
+  /// next fetch is woken only when it brings events of its types, and otherwise moved past
+  /// them by the reader that fetched (which calls `skipped`). Behind the window, the reader
+  /// reads through the inner log's open_reader_for (the others then come as place and type).
+  std::unique_ptr<log_reader> open_reader_wanting(std::vector<partition_start> from,
+                                                  const std::vector<std::string>& types,
+                                                  skip_listener skipped) override;
   std::int64_t end_offset(int partition) override { return inner_.end_offset(partition); }
   std::string name() const override { return inner_.name(); }
 

@@ -47,7 +47,7 @@ projection_runner::fetched_batch projection_runner::fetch(log_reader& reader) {
   return batch;
 }
 
-std::unique_ptr<log_reader> projection_runner::open_reader(std::vector<partition_start> from) {
+std::unique_ptr<log_reader> projection_runner::open_reader(std::vector<partition_start> from, bool live) {
   // Only the events the projector applies are read whole.
   std::vector<std::string> wanted;
   bool every_type = true;
@@ -58,7 +58,24 @@ std::unique_ptr<log_reader> projection_runner::open_reader(std::vector<partition
       every_type = false;
     }
   }
-  return every_type ? log_.open_reader(std::move(from)) : log_.open_reader_for(std::move(from), wanted);
+  if (every_type) return log_.open_reader(std::move(from));
+  if (!live) return log_.open_reader_for(std::move(from), wanted);
+  return log_.open_reader_wanting(std::move(from), wanted,
+                                  [this](int partition, std::int64_t moved_from, std::int64_t to) {
+                                    on_skipped(partition, moved_from, to);
+                                  });
+}
+
+void projection_runner::on_skipped(int partition, std::int64_t from, std::int64_t to) {
+  {
+    std::lock_guard lock(mutex_);
+    auto& position = positions_[partition];
+    // Equal only when no event of the partition before `from` waits to be applied: a held
+    // batch's events lie between the published position and `from`.
+    if (position.load() != from) return;
+    position = to;
+  }
+  advanced_.notify_all();
 }
 
 std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connection_base& connection) {
@@ -72,10 +89,9 @@ std::size_t projection_runner::process_batch(log_reader& reader, pqxx::connectio
     // A short wait, not none: a reader answers a zero wait from what it has already fetched,
     // and what arrived during the linger is still in the log.
     auto more = reader.poll(std::chrono::milliseconds(1), options_.max_batch - batch.events.size());
-    if (!more.empty()) {
-      batch.events.insert(batch.events.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
-      for (int p = 0; p < log_.partitions(); ++p) batch.positions[static_cast<std::size_t>(p)] = reader.position(p);
-    }
+    batch.events.insert(batch.events.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+    // Even without events: the reader may have moved past some it does not read.
+    for (int p = 0; p < log_.partitions(); ++p) batch.positions[static_cast<std::size_t>(p)] = reader.position(p);
   }
   const auto applied = apply_batch(batch, connection);
   if (applied > 0) applied_at_ = std::chrono::steady_clock::now();
@@ -96,17 +112,23 @@ void projection_runner::decode_ahead(fetched_batch& batch) const {
 
 std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::connection_base& connection) {
   const auto& events = batch.events;
+  // Every partition whose position moved: past events applied, or past events the projector
+  // does not read (handed out as their place and type, or left out by the reader).
+  bool moved = false;
+  for (std::size_t p = 0; p < batch.positions.size(); ++p) {
+    if (batch.positions[p] == read_positions_[p]) continue;
+    moved = true;
+    if (std::find(unsaved_.begin(), unsaved_.end(), static_cast<int>(p)) == unsaved_.end()) {
+      unsaved_.push_back(static_cast<int>(p));
+    }
+  }
+  read_positions_ = batch.positions;
   if (events.empty()) {
+    if (moved) publish_positions();
     if (!unsaved_.empty() && std::chrono::steady_clock::now() - saved_at_ >= options_.checkpoint_interval) {
       save_checkpoints(connection);
     }
     return 0;
-  }
-  read_positions_ = batch.positions;
-  for (const auto& stored : events) {
-    if (std::find(unsaved_.begin(), unsaved_.end(), stored.partition) == unsaved_.end()) {
-      unsaved_.push_back(stored.partition);
-    }
   }
   const bool applies = std::any_of(events.begin(), events.end(),
                                    [&](const stored_event& e) { return target_.handles(e.envelope.type); });
@@ -141,12 +163,22 @@ std::size_t projection_runner::apply_batch(const fetched_batch& batch, pqxx::con
   // checkpoint_interval.
   {
     std::lock_guard lock(mutex_);
-    for (const auto& stored : events) positions_[stored.partition] = read_positions_[stored.partition];
     last_error_.clear();
   }
-  advanced_.notify_all();
+  publish_positions();
   applied_.fetch_add(events.size(), std::memory_order_relaxed);
   return events.size();
+}
+
+void projection_runner::publish_positions() {
+  {
+    std::lock_guard lock(mutex_);
+    for (std::size_t p = 0; p < read_positions_.size(); ++p) {
+      // Never back: on_skipped may have moved it past events left out since.
+      if (positions_[p].load() < read_positions_[p]) positions_[p] = read_positions_[p];
+    }
+  }
+  advanced_.notify_all();
 }
 
 void projection_runner::write_checkpoints(pqxx::work& tx) {
@@ -345,7 +377,7 @@ std::uint64_t projection_runner::catch_up_locked(pqxx::connection_base& connecti
     ends.push_back(log_.end_offset(p));
     if (ends.back() > positions_[p]) total += static_cast<std::uint64_t>(ends.back() - positions_[p]);
   }
-  auto reader = open_reader(std::move(from));
+  auto reader = open_reader(std::move(from), /*live=*/false);
   prepare_connection(connection);
   // Three stages, each up to two batches ahead of the next: a fetching thread reads the log, a
   // decoding thread decodes (and opens sealed fields), and this thread applies. With binary
@@ -477,7 +509,7 @@ void projection_runner::run() {
       load_checkpoints();
       from.clear();
       for (int p = 0; p < log_.partitions(); ++p) from.push_back({p, positions_[p]});
-      auto reader = open_reader(from);
+      auto reader = open_reader(from, /*live=*/true);
       prepare_connection(connection);
       while (!stopping_) process_batch(*reader, connection);
       save_checkpoints(connection);

@@ -84,7 +84,13 @@ class projection_runner {
   };
   fetched_batch fetch(log_reader& reader);
   /// A reader from `from` that reads whole only the events the projector applies.
-  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from);
+  /// Following the tail (`live`), a projector that reads some types only gets those: the log
+  /// may let it sleep through the others and tell on_skipped where it moved. Catching up, the
+  /// others come as their place and type (every batch then carries its positions).
+  std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from, bool live);
+  /// From the reader, on any thread: publishes a position moved past events the projector does
+  /// not read, when everything before it is applied (no batch of the partition is held).
+  void on_skipped(int partition, std::int64_t from, std::int64_t to);
   /// Decodes the batch's events the projector handles, so that a catch-up's read-ahead thread
   /// does it while the previous batch is being written.
   void decode_ahead(fetched_batch& batch) const;
@@ -93,6 +99,9 @@ class projection_runner {
   void prepare_connection(pqxx::connection_base& connection);
   void write_checkpoints(pqxx::work& tx);
   void save_checkpoints(pqxx::connection_base& connection);
+  /// Makes the reader's positions after the last batch (read_positions_) the runner's, for
+  /// wait_past and position(); wakes the waiters.
+  void publish_positions();
 
   event_log& log_;
   const event_codec& codec_;

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "infra/pg_event_log.hpp"
@@ -194,4 +195,119 @@ BOOST_FIXTURE_TEST_CASE(a_reader_for_some_types_gets_the_others_as_place_and_typ
   check(whole, {});
   BOOST_TEST(log.stats().own_polls > 0u);  // the reader behind read the log itself at first
   BOOST_TEST(log.stats().served_events > 0u);
+}
+
+// A projector following the tail (open_reader_wanting) is handed only events of its types. While
+// it waits, a fetch made by another reader that brings none of them does not wake it: that
+// reader moves it past them and tells its listener, so its position (what read-your-writes waits
+// and checkpoints follow) keeps up. A fetch with one of its events wakes it.
+BOOST_FIXTURE_TEST_CASE(a_reader_wanting_some_types_sleeps_through_the_others, shared_tail_fixture) {
+  using coachd::conformance::make_event;
+  coachd::pg_event_log inner(db.conninfo(), 4);
+  coachd::shared_tail_log log(inner);
+  std::vector<std::unique_ptr<coachd::partition_writer>> writers;
+  for (int p = 0; p < 4; ++p) writers.push_back(log.open_writer(p));
+  std::vector<std::int64_t> versions(4, 0);
+  auto append = [&](int p, const std::vector<std::string>& types) {
+    std::vector<coachd::event_envelope> batch;
+    for (const auto& type : types) {
+      auto e = make_event(subject_in_partition(p), ++versions[p], R"({"n":1})");
+      e.type = type;
+      batch.push_back(e);
+    }
+    return writers[static_cast<std::size_t>(p)]->append(batch);
+  };
+  append(0, {"Wanted", "Other"});  // before the readers: not theirs to read
+
+  std::vector<coachd::partition_start> ends;
+  for (int p = 0; p < 4; ++p) ends.push_back({p, log.end_offset(p)});
+  struct move {
+    int partition;
+    std::int64_t from, to;
+  };
+  std::mutex moves_mutex;
+  std::vector<move> moves;
+  auto wanting = log.open_reader_wanting(ends, {"Wanted"}, [&](int p, std::int64_t from, std::int64_t to) {
+    std::lock_guard lock(moves_mutex);
+    moves.push_back({p, from, to});
+  });
+  auto plain = log.open_reader(ends);
+
+  // The plain reader fetches (it waits on the log for new events); then the wanting one waits
+  // for that fetch.
+  std::atomic<bool> stop{false};
+  std::vector<stored_event> plain_read;
+  std::mutex plain_mutex;
+  std::thread fetcher([&] {
+    while (!stop) {
+      auto got = plain->poll(200ms, 100);
+      std::lock_guard lock(plain_mutex);
+      for (auto& e : got) plain_read.push_back(std::move(e));
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+  std::vector<stored_event> wanted_read;
+  std::thread sleeper([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (wanted_read.empty() && std::chrono::steady_clock::now() < deadline) {
+      for (auto& e : wanting->poll(30s, 100)) wanted_read.push_back(std::move(e));
+    }
+  });
+  std::this_thread::sleep_for(100ms);
+
+  const auto others_1 = append(1, {"Other", "Other", "Other"});
+  const auto others_2 = append(2, {"Other"});
+  // Moved past them while it waits: by the reader that fetched them, not on its own thread.
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  auto moved_to = [&](int p) {
+    std::lock_guard lock(moves_mutex);
+    std::int64_t to = -1;
+    for (const auto& m : moves) {
+      if (m.partition == p) to = std::max(to, m.to);
+    }
+    return to;
+  };
+  while ((moved_to(1) != log.end_offset(1) || moved_to(2) != log.end_offset(2)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(moved_to(1) == log.end_offset(1));
+  BOOST_TEST(moved_to(2) == log.end_offset(2));
+  {
+    std::lock_guard lock(moves_mutex);
+    for (const auto& m : moves) {
+      BOOST_TEST(m.from < m.to);
+      BOOST_TEST((m.from == ends[static_cast<std::size_t>(m.partition)].offset));  // one move, from its start
+    }
+  }
+  // Moved while it waited (by the plain reader's fetch, or by its own when it took the fetching
+  // over), and nothing handed out.
+  BOOST_TEST(wanted_read.empty());
+
+  const auto wanted = append(3, {"Other", "Wanted", "Other"});
+  sleeper.join();
+  BOOST_TEST_REQUIRE(wanted_read.size() == 1u);
+  BOOST_TEST(wanted_read[0].partition == 3);
+  BOOST_TEST(wanted_read[0].offset == wanted.offsets[1]);
+  BOOST_TEST(wanted_read[0].envelope.type == "Wanted");
+  BOOST_TEST(!wanted_read[0].envelope.data.empty());  // whole
+  // Its positions: past everything in 1 and 2; in 3, past the event it read (the one after it
+  // is not its own either: moved past it by the same take, or with the next poll).
+  BOOST_TEST(wanting->position(1) == log.end_offset(1));
+  BOOST_TEST(wanting->position(2) == log.end_offset(2));
+  BOOST_TEST(wanting->position(3) >= wanted.offsets[1] + 1);
+  BOOST_TEST(wanting->poll(50ms, 100).empty());
+  BOOST_TEST(wanting->position(3) == log.end_offset(3));
+  BOOST_TEST(wanting->position(0) == ends[0].offset);
+
+  // The plain reader sharing the window got every event whole.
+  const std::size_t all = others_1.offsets.size() + others_2.offsets.size() + wanted.offsets.size();
+  auto plain_count = [&] {
+    std::lock_guard lock(plain_mutex);
+    return plain_read.size();
+  };
+  while (plain_count() < all && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  stop = true;
+  fetcher.join();
+  BOOST_TEST(plain_read.size() == all);
 }

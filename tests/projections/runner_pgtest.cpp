@@ -45,6 +45,7 @@ int main(int argc, char* argv[]) {
 #include "infra/crypto.hpp"
 #include "infra/pg_event_log.hpp"
 #include "infra/pg_key_store.hpp"
+#include "infra/shared_tail_log.hpp"
 #include "projections/intakes_projector.hpp"
 #include "projections/migrations.hpp"
 #include "projections/runner.hpp"
@@ -534,6 +535,48 @@ BOOST_AUTO_TEST_CASE(events_a_projector_does_not_read_move_its_checkpoint_withou
   BOOST_TEST(selective.applied() == 0u);
   running.stop();
   BOOST_TEST(count("SELECT count(*) FROM test_rows") == 7);
+
+  // The same over the shared tail, as coachd runs it: there the projector is not even handed
+  // the events it does not read. The log moves its reader past them (while it sleeps, when
+  // another reader fetched them), and the positions, waits and checkpoints follow as above;
+  // an event it reads still gets through.
+  shared_tail_log tail(log);
+  declined_only_projector over_tail;
+  projection_runner tailing(tail, codec, db.conninfo(), over_tail, options);
+  intakes_projector intakes;  // reads the submissions: woken for them, and fetches for both at times
+  projection_runner plain(tail, codec, db.conninfo(), intakes, options);
+  tailing.start();
+  plain.start();
+  for (int round = 0; round < 3; ++round) {
+    append_submitted(40, "Tail" + std::to_string(round));
+    const auto now_ends = end_offsets();
+    const auto until = std::chrono::steady_clock::now() + liveness_bound;
+    for (int p = 0; p < partitions; ++p) {
+      BOOST_REQUIRE(tailing.wait_past(p, now_ends[static_cast<std::size_t>(p)] - 1, until));
+      BOOST_REQUIRE(plain.wait_past(p, now_ends[static_cast<std::size_t>(p)] - 1, until));
+    }
+  }
+  BOOST_TEST(over_tail.applied() == 0u);
+  BOOST_TEST(over_tail.other_types() == 0u);
+  const std::string late_id = new_uuid();
+  append({{intake_stream_id(late_id), intake_declined{late_id, new_uuid(), personal{"later"}, submitted_at}}});
+  const auto final_ends = end_offsets();
+  const auto until = std::chrono::steady_clock::now() + liveness_bound;
+  for (int p = 0; p < partitions; ++p) {
+    BOOST_REQUIRE(tailing.wait_past(p, final_ends[static_cast<std::size_t>(p)] - 1, until));
+  }
+  BOOST_TEST(over_tail.applied() == 1u);
+  saved = false;
+  while (!saved && std::chrono::steady_clock::now() < until) {
+    const auto committed = checkpoints("test_rows");
+    saved = true;
+    for (int p = 0; p < partitions; ++p) saved = saved && committed.at(p) == final_ends[static_cast<std::size_t>(p)];
+    if (!saved) std::this_thread::sleep_for(20ms);
+  }
+  BOOST_TEST(saved);
+  tailing.stop();
+  plain.stop();
+  BOOST_TEST(count("SELECT count(*) FROM test_rows") == 8);
 }
 
 namespace {
