@@ -57,6 +57,15 @@ class log_reader {
   /// The next offset this reader will return for `partition` (the consumer position): what a
   /// checkpoint stores. Never computed as last offset + 1 by callers.
   virtual std::int64_t position(int partition) const = 0;
+  /// A hint, safe from any thread (while poll runs on another): whoever reads through this
+  /// reader already has `partition`'s events before `offset` from elsewhere (the shared tail,
+  /// from its own writers), so the reader may move its position there instead of reading them,
+  /// and need not wake for an announcement of them. Ignoring it is correct too (the default):
+  /// the events are then read again.
+  virtual void known_up_to(int partition, std::int64_t offset) {
+    (void)partition;
+    (void)offset;
+  }
 };
 
 /// A start position for one partition.

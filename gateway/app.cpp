@@ -132,7 +132,8 @@ struct app::impl final : onboarding_commands {
   app_config config;
   std::unique_ptr<kafka_mock_cluster> mock;
   std::unique_ptr<event_log> log;
-  // What the projection runners read: the log, with one shared fetch for all that follow its tail.
+  // What the projection runners read: the log, with one shared fetch for all that follow its tail
+  // (and what the processor writes through, so that its appends reach them directly).
   std::unique_ptr<shared_tail_log> projection_log;
   std::unique_ptr<pg_key_store> keys;
   std::unique_ptr<event_codec> codec;
@@ -324,7 +325,11 @@ struct app::impl final : onboarding_commands {
     processor_options options;
     options.snapshots = snapshots.get();
     options.keys = keys.get();
-    processor = std::make_unique<command_processor>(*log, *codec, options);
+    // The processor writes through the projectors' shared tail when this process runs them:
+    // what it appends then reaches them without being read back from the log.
+    if (config.run_projectors) projection_log = std::make_unique<shared_tail_log>(*log);
+    processor = std::make_unique<command_processor>(projection_log ? static_cast<event_log&>(*projection_log) : *log,
+                                                    *codec, options);
     svc.settings.secure_cookies = config.secure_cookies;
     svc.settings.consistency_wait = config.consistency_wait;
     svc.settings.portal_url = config.portal_url;
@@ -355,7 +360,6 @@ struct app::impl final : onboarding_commands {
     if (config.run_commands) processor->start();
     onboarding = std::make_unique<onboarding_process>(*this, onboarding_options{config.mail_from, config.portal_url});
     if (config.run_projectors) {
-      projection_log = std::make_unique<shared_tail_log>(*log);
       for (projector* p : std::initializer_list<projector*>{&accounts, &intakes, &clients, onboarding.get(), &identity,
                                                                       &sessions, &reminders}) {
         runner_options options;

@@ -1,8 +1,10 @@
 #include "infra/pg_event_log.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <exception>
 #include <cstdio>
@@ -119,11 +121,17 @@ class pg_event_log::notifier {
   notifier(const notifier&) = delete;
   notifier& operator=(const notifier&) = delete;
 
-  void announce(const std::vector<int>& partitions) {
+  /// Each partition that grew, with its new end (the offset after its last event).
+  void announce(const std::vector<std::pair<int, std::int64_t>>& grown) {
     {
       std::lock_guard lock(mutex_);
-      for (const int partition : partitions) {
-        if (std::find(pending_.begin(), pending_.end(), partition) == pending_.end()) pending_.push_back(partition);
+      for (const auto& [partition, end] : grown) {
+        auto it = std::find_if(pending_.begin(), pending_.end(), [&](const auto& g) { return g.first == partition; });
+        if (it == pending_.end()) {
+          pending_.emplace_back(partition, end);
+        } else {
+          it->second = std::max(it->second, end);
+        }
       }
     }
     wake_.notify_one();
@@ -134,28 +142,25 @@ class pg_event_log::notifier {
     name_this_thread("log-notify");
     std::unique_ptr<pqxx::connection> conn;
     for (;;) {
-      std::vector<int> partitions;
+      std::vector<std::pair<int, std::int64_t>> grown;
       {
         std::unique_lock lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
         if (pending_.empty()) return;  // stopping, nothing left to send
-        partitions.swap(pending_);
+        grown.swap(pending_);
       }
-      std::string list = "{";
-      for (std::size_t i = 0; i < partitions.size(); ++i) {
-        if (i > 0) list += ',';
-        list += std::to_string(partitions[i]);
-      }
-      list += '}';
+      // Payloads "partition:end" (see wake_receiver).
+      pg_array_literal list;
+      for (const auto& [partition, end] : grown) list.add_text(std::to_string(partition) + ":" + std::to_string(end));
       try {
         if (!conn) {
           conn = connect(conninfo_, "notifier");
           conn->prepare("coachd_log_notify",
                         "SELECT set_config('synchronous_commit', 'off', true), pg_notify('" +
-                            std::string(pg_event_log_channel) + "', p::text) FROM unnest($1::integer[]) AS p");
+                            std::string(pg_event_log_channel) + "', p) FROM unnest($1::text[]) AS p");
         }
         pqxx::nontransaction tx(*conn, "coachd_log_notify");
-        tx.exec_prepared("coachd_log_notify", list);
+        tx.exec_prepared("coachd_log_notify", list.str());
       } catch (const std::exception& e) {
         conn.reset();  // reconnect for the next announcement; readers poll meanwhile
         std::fprintf(stderr, "coachd: event log notifier: %s\n", e.what());
@@ -166,7 +171,7 @@ class pg_event_log::notifier {
   const std::string conninfo_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::vector<int> pending_;
+  std::vector<std::pair<int, std::int64_t>> pending_;  // partition, new end
   bool stopping_ = false;
   std::thread thread_;  // last: started once the members above exist
 };
@@ -260,9 +265,9 @@ class pg_event_log::appender {
       commit(conn, taken);
       last_end_ = std::chrono::steady_clock::now();
       last_partitions_ = taken.size();
-      std::vector<int> grown;
+      std::vector<std::pair<int, std::int64_t>> grown;
       for (const auto* r : taken) {
-        if (!r->error) grown.push_back(r->partition);
+        if (!r->error) grown.emplace_back(r->partition, r->first + static_cast<std::int64_t>(r->batch.size()));
       }
       {
         std::lock_guard lock(mutex_);
@@ -456,7 +461,8 @@ class pg_log_reader final : public log_reader {
   /// With `types`, events of other types come with their partition, offset and type only.
   pg_log_reader(const std::string& conninfo, int partitions, std::vector<partition_start> from,
                 std::optional<std::vector<std::string>> types = std::nullopt)
-      : conn_(connect(conninfo, "reader")), positions_(std::move(from)) {
+      : conn_(connect(conninfo, "reader")), positions_(std::move(from)),
+        known_(static_cast<std::size_t>(partitions)) {
     if (types) {
       pg_array_literal wanted;
       for (const auto& t : *types) wanted.add_text(t);
@@ -510,19 +516,49 @@ class pg_log_reader final : public log_reader {
     const auto deadline = clock::now() + max_wait;
     return guarded("poll", [&] {
       for (;;) {
-        // Notifications that arrive from here on may announce rows this fetch misses.
-        wake_->reset();
-        auto events = fetch(max_events);
+        skip_known();
+        // A reader told what its caller has (known_up_to: the shared tail's, whose caller keeps
+        // the events of its own writers) reads the log only when it was announced more than
+        // that, or its last read may have left some, or its last wait ran out (the polling
+        // fallback for lost announcements). Other readers read at every poll, as the contract's
+        // "waiting only when none is available" asks.
+        if (!hinted_.load(std::memory_order_acquire) || must_read_) {
+          // Notifications that arrive from here on may announce rows this fetch misses.
+          wake_->reset();
+          auto events = fetch(max_events);
+          must_read_ = events.size() >= max_events;
+          if (!events.empty()) return events;
+        } else {
+          conn_->get_notifs();  // those that arrived since the last poll
+        }
         auto now = clock::now();
-        if (!events.empty() || now >= deadline) return events;
-        // Sleep until one of our partitions is announced; the deadline itself is the polling
-        // fallback (one more fetch above) for notifications that never come.
-        while (!wake_->relevant() && now < deadline) {
+        if (now >= deadline) return std::vector<stored_event>{};
+        // Sleep until one of our partitions is announced past what we have or know of; the
+        // deadline itself is the polling fallback for notifications that never come (one more
+        // read: at once, or for a hinted reader at its next poll, which its caller makes at once).
+        bool news = false;
+        while (now < deadline) {
+          if (announced_news()) {
+            news = true;
+            break;
+          }
+          if (wake_->any()) {
+            // Announced, but only what this reader read already or its caller has. (No
+            // notification is taken between the check and the reset.)
+            wake_->reset();
+            if (hinted_.load(std::memory_order_acquire)) {
+              // The caller may look there now rather than at the deadline.
+              skip_known();
+              return std::vector<stored_event>{};
+            }
+          }
           const auto left = std::chrono::ceil<std::chrono::microseconds>(deadline - now).count();
           conn_->await_notification(static_cast<long>(left / 1'000'000),
                                     static_cast<long>(left % 1'000'000));
           now = clock::now();
         }
+        must_read_ = true;
+        if (!news && hinted_.load(std::memory_order_acquire)) return std::vector<stored_event>{};
       }
     });
   }
@@ -535,38 +571,75 @@ class pg_log_reader final : public log_reader {
                             std::to_string(partition));
   }
 
+  void known_up_to(int partition, std::int64_t offset) override {
+    if (partition < 0 || partition >= static_cast<int>(known_.size())) return;
+    auto& known = known_[static_cast<std::size_t>(partition)];
+    std::int64_t was = known.load(std::memory_order_relaxed);
+    while (was < offset && !known.compare_exchange_weak(was, offset, std::memory_order_release)) {
+    }
+    hinted_.store(true, std::memory_order_release);
+  }
+
  private:
-  // Records which partitions were announced on the channel since the last reset.
+  // Records how far each partition was announced on the channel since the last reset.
   class wake_receiver final : public pqxx::notification_receiver {
    public:
+    static constexpr std::int64_t unknown_end = INT64_MAX;
+
     wake_receiver(pqxx::connection& conn, int partitions)
-        : pqxx::notification_receiver(conn, pg_event_log_channel), announced_(partitions) {}
+        : pqxx::notification_receiver(conn, pg_event_log_channel), announced_(partitions, -1) {}
+    // "partition:end", or "partition" alone (an end not given: anything may be new there).
     void operator()(const std::string& payload, int) override {
+      const char* const last = payload.data() + payload.size();
       int partition = -1;
-      const auto [end, ec] =
-          std::from_chars(payload.data(), payload.data() + payload.size(), partition);
-      if (ec == std::errc() && end == payload.data() + payload.size() && partition >= 0 &&
-          partition < static_cast<int>(announced_.size())) {
-        announced_[partition] = true;
+      auto [at, ec] = std::from_chars(payload.data(), last, partition);
+      std::int64_t end = unknown_end;
+      if (ec == std::errc() && at != last && *at == ':') {
+        const auto parsed = std::from_chars(at + 1, last, end);
+        at = parsed.ec == std::errc() ? parsed.ptr : payload.data();
+      }
+      if (ec == std::errc() && at == last && partition >= 0 && partition < static_cast<int>(announced_.size())) {
+        announced_[static_cast<std::size_t>(partition)] = std::max(announced_[static_cast<std::size_t>(partition)], end);
       } else {
         unknown_ = true;  // not ours to interpret: look anyway
       }
     }
     void watch(int partition) { watched_.push_back(partition); }
-    bool relevant() const {
-      return unknown_ ||
-             std::any_of(watched_.begin(), watched_.end(), [&](int p) { return announced_[p]; });
+    /// Whether something was announced past `have(partition)` in a watched partition.
+    template <typename Have>
+    bool relevant(const Have& have) const {
+      return unknown_ || std::any_of(watched_.begin(), watched_.end(), [&](int p) {
+               return announced_[static_cast<std::size_t>(p)] > have(p);
+             });
+    }
+    /// Whether anything was announced in a watched partition.
+    bool any() const {
+      return unknown_ || std::any_of(watched_.begin(), watched_.end(),
+                                     [&](int p) { return announced_[static_cast<std::size_t>(p)] >= 0; });
     }
     void reset() {
-      std::fill(announced_.begin(), announced_.end(), false);
+      std::fill(announced_.begin(), announced_.end(), -1);
       unknown_ = false;
     }
 
    private:
-    std::vector<bool> announced_;
+    std::vector<std::int64_t> announced_;  // -1: nothing announced
     std::vector<int> watched_;
     bool unknown_ = false;
   };
+
+  std::int64_t known(int partition) const {
+    return known_[static_cast<std::size_t>(partition)].load(std::memory_order_acquire);
+  }
+
+  // Moves the positions past what the caller told us it has (known_up_to).
+  void skip_known() {
+    for (auto& p : positions_) p.offset = std::max(p.offset, known(p.partition));
+  }
+
+  bool announced_news() const {
+    return wake_->relevant([&](int p) { return std::max(position(p), known(p)); });
+  }
 
   std::vector<stored_event> fetch(std::size_t max_events) {
     pg_array_literal partitions, offsets;
@@ -637,6 +710,9 @@ class pg_log_reader final : public log_reader {
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<wake_receiver> wake_;     // declared after conn_: it UNLISTENs through it
   std::vector<partition_start> positions_;  // partition → next offset to read
+  std::vector<std::atomic<std::int64_t>> known_;  // by partition: see known_up_to (0: nothing)
+  std::atomic<bool> hinted_{false};                // known_up_to was called
+  bool must_read_ = true;  // poll reads the log at once (see poll)
   std::size_t rotation_ = 0;
   std::string types_;  // array literal of the types read whole; empty: every type
 };

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <span>
 #include <stdexcept>
 #include <string>
 
@@ -37,7 +38,22 @@ struct shared_tail_log::state {
   std::vector<window> windows;  // by partition; empty until the first poll
   bool fetching = false;        // a reader is polling `tail` (only that reader touches it)
   std::unique_ptr<log_reader> tail;
-  std::atomic<std::uint64_t> tail_fetches{0}, served_events{0}, own_polls{0};
+  std::atomic<std::uint64_t> tail_fetches{0}, served_events{0}, own_polls{0}, written_events{0};
+
+  // Caller holds the mutex: drops the oldest events beyond window_events.
+  void trim(window& w) const {
+    while (w.events.size() > options.window_events) {
+      w.covered_from = w.events.front().offset + 1;
+      w.events.pop_front();
+    }
+  }
+
+  // Caller holds the mutex: wakes each sleeper that has something to take (all of them after a
+  // failed fetch, so that one fetches again); one of them, or the caller, fetches next.
+  void wake_sleepers(bool all);
+
+  // Adds what a writer of this log appended to its partition's window (see open_writer).
+  void add_written(const append_result& appended, std::span<const event_envelope> batch);
 
   // Caller holds the mutex.
   void start() {
@@ -209,39 +225,43 @@ class shared_tail_reader final : public shared_tail_reader_base {
     st.fetching = true;
     std::vector<partition_start> from;
     for (std::size_t p = 0; p < st.windows.size(); ++p) from.push_back({static_cast<int>(p), st.windows[p].end});
+    // Only the fetching reader sets or drops the tail, under the mutex (writers hint it there).
+    log_reader* tail = st.tail.get();
     lock.unlock();
+    std::unique_ptr<log_reader> opened;
     std::vector<stored_event> batch;
     std::vector<std::int64_t> ends;
     std::exception_ptr failure;
     try {
-      if (!st.tail) st.tail = st.inner.open_reader(from);
-      batch = st.tail->poll(left_until(deadline), st.options.fetch_events);
-      for (const auto& f : from) ends.push_back(st.tail->position(f.partition));
+      if (tail == nullptr) {
+        opened = st.inner.open_reader(from);
+        tail = opened.get();
+      }
+      batch = tail->poll(left_until(deadline), st.options.fetch_events);
+      for (const auto& f : from) ends.push_back(tail->position(f.partition));
     } catch (...) {
       failure = std::current_exception();
     }
-    if (failure) st.tail.reset();  // reopened at the window's ends by the next fetch
     lock.lock();
     st.fetching = false;
-    if (!failure) {
-      for (auto& e : batch) st.windows[static_cast<std::size_t>(e.partition)].events.push_back(std::move(e));
+    if (failure) {
+      st.tail.reset();  // reopened at the window's ends by the next fetch
+    } else {
+      if (opened) st.tail = std::move(opened);
+      for (auto& e : batch) {
+        auto& w = st.windows[static_cast<std::size_t>(e.partition)];
+        if (e.offset < w.end) continue;  // in already: a writer of this log added it (add_written)
+        w.events.push_back(std::move(e));
+      }
       for (std::size_t p = 0; p < st.windows.size(); ++p) {
         auto& w = st.windows[p];
-        w.end = ends[p];
-        while (w.events.size() > st.options.window_events) {
-          w.covered_from = w.events.front().offset + 1;
-          w.events.pop_front();
-        }
+        w.end = std::max(w.end, ends[p]);
+        st.trim(w);
+        st.tail->known_up_to(static_cast<int>(p), w.end);
       }
       st.tail_fetches.fetch_add(1, std::memory_order_relaxed);
     }
-    // Each sleeper that has something to take (after a failure: all of them, so that one
-    // fetches again) wakes; one of them, or this reader, fetches next.
-    for (auto* s : st.sleepers) {
-      if (s->woken || !(failure || s->reader->wants_news())) continue;
-      s->woken = true;
-      s->wake.notify_one();
-    }
+    st.wake_sleepers(failure != nullptr);
     if (failure) std::rethrow_exception(failure);
   }
 
@@ -270,7 +290,58 @@ class shared_tail_reader final : public shared_tail_reader_base {
   std::size_t rotation_ = 0;
 };
 
+/// A writer of the shared tail's log: what it appends goes into the window at once, so that
+/// readers following the tail have it without the log being read back (see add_written).
+class shared_tail_writer final : public partition_writer {
+ public:
+  shared_tail_writer(std::shared_ptr<shared_tail_log::state> st, std::unique_ptr<partition_writer> inner)
+      : st_(std::move(st)), inner_(std::move(inner)) {}
+  int partition() const override { return inner_->partition(); }
+  append_result append(std::span<const event_envelope> batch) override {
+    auto appended = inner_->append(batch);  // durable from here on
+    st_->add_written(appended, batch);
+    return appended;
+  }
+
+ private:
+  std::shared_ptr<shared_tail_log::state> st_;
+  std::unique_ptr<partition_writer> inner_;
+};
+
 }  // namespace
+
+void shared_tail_log::state::wake_sleepers(bool all) {
+  for (auto* s : sleepers) {
+    if (s->woken || !(all || s->reader->wants_news())) continue;
+    s->woken = true;
+    s->wake.notify_one();
+  }
+}
+
+void shared_tail_log::state::add_written(const append_result& appended, std::span<const event_envelope> batch) {
+  if (appended.offsets.size() != batch.size() || batch.empty()) return;
+  std::lock_guard lock(mutex);
+  if (windows.empty()) return;  // not started: the first poll starts the window at the log's end
+  auto& w = windows[static_cast<std::size_t>(appended.partition)];
+  // Only what continues the window goes in. Before it (a fetch already brought it) it is
+  // there; past a gap (events this process did not write, or offsets a log leaves between
+  // appends, as Kafka's transaction markers) the next fetch brings it, in order.
+  std::size_t i = 0;
+  while (i < batch.size() && appended.offsets[i] < w.end) ++i;
+  if (i == batch.size() || appended.offsets[i] != w.end) return;
+  for (; i < batch.size(); ++i) {
+    stored_event& e = w.events.emplace_back();
+    e.partition = appended.partition;
+    e.offset = appended.offsets[i];
+    e.envelope = batch[i];
+  }
+  w.end = appended.offsets.back() + 1;
+  trim(w);
+  written_events.fetch_add(batch.size(), std::memory_order_relaxed);
+  // The tail need not read them back (nor wake for their announcement).
+  if (tail) tail->known_up_to(appended.partition, w.end);
+  wake_sleepers(false);
+}
 
 shared_tail_log::shared_tail_log(event_log& inner, shared_tail_options options)
     : inner_(inner), state_(std::make_shared<state>(inner, options)) {}
@@ -282,6 +353,10 @@ shared_tail_log::~shared_tail_log() {
   // Readers are gone by now (as with any log); the tail reader goes before the inner log.
   std::lock_guard lock(state_->mutex);
   state_->tail.reset();
+}
+
+std::unique_ptr<partition_writer> shared_tail_log::open_writer(int partition) {
+  return std::make_unique<shared_tail_writer>(state_, inner_.open_writer(partition));
 }
 
 std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_start> from) {
@@ -319,7 +394,8 @@ void shared_tail_log::check_starts(const std::vector<partition_start>& from) con
 }
 
 shared_tail_log::statistics shared_tail_log::stats() const {
-  return {state_->tail_fetches.load(), state_->served_events.load(), state_->own_polls.load()};
+  return {state_->tail_fetches.load(), state_->served_events.load(), state_->own_polls.load(),
+          state_->written_events.load()};
 }
 
 }  // namespace coachd

@@ -39,7 +39,10 @@ class shared_tail_log final : public event_log {
   ~shared_tail_log() override;
 
   int partitions() const override { return inner_.partitions(); }
-  std::unique_ptr<partition_writer> open_writer(int partition) override { return inner_.open_writer(partition); }
+  /// The inner log's writer, whose appends (once durable) also go into the window: readers
+  /// following the tail get them without the log being read back, and the tail reader is told
+  /// it need not read them (log_reader::known_up_to).
+  std::unique_ptr<partition_writer> open_writer(int partition) override;
   std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
   /// Served from the same window; events of other types come out as their place and type only,
   /// and a reader behind the window reads through the inner log's open_reader_for.
@@ -59,6 +62,7 @@ class shared_tail_log final : public event_log {
     std::uint64_t tail_fetches = 0;   // polls of the shared tail reader
     std::uint64_t served_events = 0;  // events handed to readers from the window
     std::uint64_t own_polls = 0;      // polls readers made on their own (behind the window)
+    std::uint64_t written_events = 0;  // events this log's writers added to the window
   };
   statistics stats() const;
 
