@@ -363,6 +363,35 @@ BOOST_FIXTURE_TEST_CASE(a_reader_polls_when_no_notification_comes, pg_log_fixtur
 
 // Offsets are taken under the partition's row lock and committed in order, so a reader that
 // polls while appends commit never sees offset N+1 before N: it reads 0, 1, 2, ... with no hole.
+// A reader told what its caller already has (known_up_to, as the shared tail tells its tail
+// reader about its own writers' appends) moves past it instead of reading it, and an
+// announcement of only that does not make it read the log: it returns at once, empty, so that
+// its caller looks where it keeps them. What comes after is read as usual.
+BOOST_FIXTURE_TEST_CASE(a_reader_skips_what_its_caller_knows, pg_log_fixture) {
+  auto log = open_log();
+  auto writer = log->open_writer(1);
+  auto reader = log->open_reader(coachd::conformance::all_partitions_from(0));
+  BOOST_TEST(reader->poll(0ms, 10).empty());
+  const auto subject = subject_in_partition(1);
+  const auto known = writer->append(stream_events(subject, 3, 1));
+  reader->known_up_to(1, known.offsets.back() + 1);
+  // Announced, but all known: back well before the wait runs out, with nothing.
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_TEST(reader->poll(20s, 10).empty());
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 15s));
+  BOOST_TEST(reader->position(1) == known.offsets.back() + 1);
+  const auto later = writer->append(stream_events(subject, 2, 4));
+  std::vector<stored_event> read;
+  for (int i = 0; i < 50 && read.size() < 2; ++i) {
+    for (auto& e : reader->poll(200ms, 10)) read.push_back(std::move(e));
+  }
+  BOOST_TEST_REQUIRE(read.size() == 2u);
+  BOOST_TEST(read[0].offset == later.offsets[0]);
+  BOOST_TEST(read[1].offset == later.offsets[1]);
+  BOOST_TEST(read[0].envelope.stream_version == 4);
+  for (int p : {0, 2, 3}) BOOST_TEST(reader->position(p) == 0);
+}
+
 BOOST_FIXTURE_TEST_CASE(a_tailing_reader_never_sees_a_gap, pg_log_fixture) {
   auto log = open_log();
   constexpr int batches = 300;

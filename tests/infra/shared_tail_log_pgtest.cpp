@@ -106,10 +106,13 @@ BOOST_FIXTURE_TEST_CASE(readers_following_the_tail_share_the_reads_and_miss_noth
   }
   const auto stats = log.stats();
   BOOST_TEST_MESSAGE("tail fetches " << stats.tail_fetches << ", served " << stats.served_events << ", own polls "
-                                     << stats.own_polls);
+                                     << stats.own_polls << ", written " << stats.written_events);
   BOOST_TEST(stats.served_events > 0u);
   // One read of the log serves every reader waiting on the tail.
   BOOST_TEST(stats.tail_fetches < stats.served_events);
+  // The appends through this log's writers went into the window as they were made (once the
+  // window had started).
+  BOOST_TEST(stats.written_events > 0u);
 }
 
 // A projector's reader (open_reader_for) gets events of its types whole and the others as their
