@@ -3,7 +3,9 @@
 /// projection runners): one of them fetches new events from the log, and every reader takes
 /// them from a shared in-memory window, instead of each asking the database for the same rows.
 /// A reader behind the window (catching up after a start or a rebuild) reads the log on its own
-/// until it reaches the window, then joins it. Writers, end offsets and the partition count are
+/// until it reaches the window, then joins it. Writers are the inner log's, and what they append
+/// also goes into the window once durable (the command processor writes through this log, so its
+/// events reach the projectors without being read back). End offsets and the partition count are
 /// the inner log's.
 ///
 /// Each partition's window holds the most recent events the tail has fetched, at most
