@@ -524,14 +524,18 @@ BOOST_AUTO_TEST_CASE(events_a_projector_does_not_read_move_its_checkpoint_withou
   for (int p = 0; p < partitions; ++p) {
     BOOST_REQUIRE(running.wait_past(p, ends[static_cast<std::size_t>(p)] - 1, deadline));
   }
-  bool saved = false;
-  while (!saved && std::chrono::steady_clock::now() < deadline) {
-    const auto committed = checkpoints("test_rows");
-    saved = true;
-    for (int p = 0; p < partitions; ++p) saved = saved && committed.at(p) == ends[static_cast<std::size_t>(p)];
-    if (!saved) std::this_thread::sleep_for(20ms);
-  }
-  BOOST_TEST(saved);
+  // Whether test_rows' checkpoints reach `at` in every partition before `until`.
+  const auto checkpoints_reach = [&](const std::vector<std::int64_t>& at, std::chrono::steady_clock::time_point until) {
+    for (;;) {
+      const auto committed = checkpoints("test_rows");
+      bool all = true;
+      for (int p = 0; p < partitions; ++p) all = all && committed.at(p) == at[static_cast<std::size_t>(p)];
+      if (all) return true;
+      if (std::chrono::steady_clock::now() >= until) return false;
+      std::this_thread::sleep_for(20ms);
+    }
+  };
+  BOOST_TEST(checkpoints_reach(ends, deadline));
   BOOST_TEST(selective.applied() == 0u);
   running.stop();
   BOOST_TEST(count("SELECT count(*) FROM test_rows") == 7);
@@ -566,14 +570,7 @@ BOOST_AUTO_TEST_CASE(events_a_projector_does_not_read_move_its_checkpoint_withou
     BOOST_REQUIRE(tailing.wait_past(p, final_ends[static_cast<std::size_t>(p)] - 1, until));
   }
   BOOST_TEST(over_tail.applied() == 1u);
-  saved = false;
-  while (!saved && std::chrono::steady_clock::now() < until) {
-    const auto committed = checkpoints("test_rows");
-    saved = true;
-    for (int p = 0; p < partitions; ++p) saved = saved && committed.at(p) == final_ends[static_cast<std::size_t>(p)];
-    if (!saved) std::this_thread::sleep_for(20ms);
-  }
-  BOOST_TEST(saved);
+  BOOST_TEST(checkpoints_reach(final_ends, until));
   tailing.stop();
   plain.stop();
   BOOST_TEST(count("SELECT count(*) FROM test_rows") == 8);
