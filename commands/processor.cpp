@@ -1,5 +1,6 @@
 #include "commands/processor.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -31,9 +32,31 @@ struct pending_command {
   command_callback done;
 };
 
+/// How one command of a round went so far.
+struct staged {
+  std::optional<result<command_outcome>> answer;
+  std::size_t last_event = 0;  // index into envelopes of the command's last event
+  bool has_events = false;
+  std::size_t same_as = SIZE_MAX;  // index of an earlier command in this batch with this id
+};
+
+/// One partition's share of a decider's round: the commands taken, how each went, and the
+/// events to append.
+struct round {
+  std::vector<pending_command> batch;
+  std::vector<staged> staging;
+  std::vector<event_envelope> envelopes;
+
+  void clear() {
+    batch.clear();
+    staging.clear();
+    envelopes.clear();
+  }
+};
+
 }  // namespace
 
-/// One partition: its writer, its streams' state, its queue and its thread.
+/// One partition: its writer, its streams' state and its queue (guarded by its decider's mutex).
 struct command_processor::worker {
   command_processor& owner;
   int partition;
@@ -45,13 +68,10 @@ struct command_processor::worker {
   bool lost = false;
   bool stale = false;  // the state may hold effects of a failed append: reload before going on
   const stream_record empty_stream{};
-  std::mutex mutex;
-  std::condition_variable wake;
-  std::deque<pending_command> queue;
-  bool stopping = false;
-  std::atomic<bool> running{false};
+  decider* home = nullptr;            // the thread that decides this partition's commands
+  std::deque<pending_command> queue;  // under home's mutex
+  std::atomic<bool> running{false};   // set under the decider's mutex
   std::atomic<std::size_t> stream_count{0};
-  std::thread thread;
 
   worker(command_processor& o, int p) : owner(o), partition(p) {
     held.remembered.set_limits(owner.options_.remembering);
@@ -174,77 +194,15 @@ struct command_processor::worker {
     }
   }
 
-  void run() {
-    running = true;
-    // A long rebuild is snapshotted here rather than before the partition is ready: commands
-    // that arrive meanwhile wait for it, the start does not.
-    if (events_since_snapshot >= owner.options_.snapshot_every)
-      take_snapshot(owner.log_.end_offset(partition));
-    for (;;) {
-      std::vector<pending_command> batch;
-      {
-        std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stopping || !queue.empty(); });
-        if (queue.empty()) break;  // stopping and drained
-        const std::size_t n = std::min(queue.size(), owner.options_.max_batch);
-        batch.reserve(n);
-        for (std::size_t i = 0; i < n; ++i) {
-          batch.push_back(std::move(queue.front()));
-          queue.pop_front();
-        }
-      }
-      if (stale && !reload()) {
-        for (auto& p : batch) {
-          p.done(make_error(errc::unavailable, "partition " + std::to_string(partition) +
-                                                   " is recovering from an event log failure; retry"));
-        }
-        if (lost) break;
-        continue;
-      }
-      if (!process(batch)) {
-        lost = true;
-        break;
-      }
-      if (events_since_snapshot >= owner.options_.snapshot_every) {
-        take_snapshot(owner.log_.end_offset(partition));  // we are the only writer: all of it is ours
-      }
-    }
-    // A graceful stop leaves a snapshot, so the next start reads only what came after it.
-    if (!lost && events_since_snapshot > 0) {
-      try {
-        take_snapshot(owner.log_.end_offset(partition));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "coachd: partition %d: no snapshot at stop: %s\n", partition, e.what());
-      }
-    }
-    // Under the lock, so that submit() either queued before this (and is answered here) or
-    // sees the worker gone; a fenced worker must not leave commands waiting until stop().
-    std::deque<pending_command> left;
-    {
-      std::lock_guard lock(mutex);
-      running = false;
-      left.swap(queue);
-    }
-    for (auto& p : left) {
-      p.done(make_error(errc::unavailable,
-                        "partition " + std::to_string(partition) + " is not available"));
-    }
-  }
-
-  /// Decides a batch against tentative state, appends all its events at once, then answers.
-  /// Returns false when the partition was lost (fenced).
-  bool process(std::vector<pending_command>& batch) {
-    struct staged {
-      std::optional<result<command_outcome>> answer;
-      std::size_t last_event = 0;  // index into envelopes of the command's last event
-      bool has_events = false;
-      std::size_t same_as = SIZE_MAX;  // index of an earlier command in this batch with this id
-    };
-    std::vector<staged> staging(batch.size());
+  /// Decides the round's commands against the live state, which then holds their effects
+  /// (tentatively, until finish() hears how the append went), and encodes their events.
+  void decide(round& r) {
+    auto& batch = r.batch;
+    r.staging.assign(batch.size(), staged{});
+    auto& staging = r.staging;
+    auto& envelopes = r.envelopes;
     std::unordered_map<std::string, std::size_t> ids_in_batch;
-    std::vector<event_envelope> envelopes;
     key_provider& keys = owner.codec_.keys();
-    const std::uint64_t sealing = keys.begin_sealing();
 
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const command& cmd = batch[i].cmd;
@@ -274,7 +232,7 @@ struct command_processor::worker {
         }
       }
       // Decided against the live state, which already holds the effects of the commands before
-      // it in this batch. A failed append reloads the partition (see run()), so nothing
+      // it in this batch. A failed append reloads the partition (see finish()), so nothing
       // tentative survives it, and no state is copied per command.
       auto live = streams.find(cmd.stream);
       const stream_record& record = live == streams.end() ? empty_stream : live->second;
@@ -336,32 +294,36 @@ struct command_processor::worker {
       staging[i].has_events = true;
       staging[i].last_event = envelopes.size() - 1;
     }
+  }
 
-    bool lost = false;
-    if (!envelopes.empty()) {
-      std::optional<error> failure;
-      append_result appended;
-      std::chrono::steady_clock::time_point append_started;
-      try {
-        // Keys created for this batch reach the disk no later than the append does.
-        append_started = std::chrono::steady_clock::now();
-        const std::uint64_t keys_ticket = keys.make_durable(sealing);
-        appended = writer->append(envelopes);
-        keys.written_durably(keys_ticket);
-      } catch (const fenced_error& e) {
-        failure = make_error(errc::unavailable, std::string("partition owner changed: ") + e.what());
-        lost = true;
-        std::fprintf(stderr, "coachd: partition %d fenced: %s\n", partition, e.what());
-      } catch (const std::exception& e) {
-        failure = make_error(errc::unavailable, std::string("event log append failed: ") + e.what());
-        std::fprintf(stderr, "coachd: partition %d append failed: %s\n", partition, e.what());
+  /// Answers the round's commands once their events' append went one way or the other:
+  /// `appended` is the partition's share of the joint append (null when the round had no
+  /// events), `failure` a failure before the append (the keys could not be made durable).
+  /// Sets `lost` when the partition was fenced.
+  void finish(round& r, const joint_append* appended, const std::optional<error>& failure,
+              std::chrono::duration<double> took) {
+    auto& batch = r.batch;
+    auto& staging = r.staging;
+    if (appended != nullptr || failure) {
+      std::optional<error> failed = failure;
+      if (!failed && appended != nullptr && appended->error) {
+        try {
+          std::rethrow_exception(appended->error);
+        } catch (const fenced_error& e) {
+          failed = make_error(errc::unavailable, std::string("partition owner changed: ") + e.what());
+          lost = true;
+          std::fprintf(stderr, "coachd: partition %d fenced: %s\n", partition, e.what());
+        } catch (const std::exception& e) {
+          failed = make_error(errc::unavailable, std::string("event log append failed: ") + e.what());
+          std::fprintf(stderr, "coachd: partition %d append failed: %s\n", partition, e.what());
+        }
       }
-      if (failure) {
+      if (failed) {
         // Answer every command that had events with the failure. The live state holds their
         // effects; it is reloaded from the log (which has them only if the append committed
         // after all) before the next batch.
-        for (auto& s : staging) {
-          if (s.has_events) s.answer = *failure;
+        for (auto& st : staging) {
+          if (st.has_events) st.answer = *failed;
         }
         stale = true;
       } else {
@@ -370,9 +332,9 @@ struct command_processor::worker {
         for (std::size_t i = 0; i < batch.size(); ++i) {
           if (!staging[i].has_events) continue;
           ++commands_in_append;
-          const auto& env = envelopes[staging[i].last_event];
+          const auto& env = r.envelopes[staging[i].last_event];
           command_outcome outcome{env.subject, env.stream_version, partition,
-                                  appended.offsets[staging[i].last_event], false};
+                                  appended->result.offsets[staging[i].last_event], false};
           if (is_derived_command_id(batch[i].cmd.id)) {
             const auto [key, fingerprint] = split_command_id(batch[i].cmd.id);
             remembered.remember(
@@ -382,18 +344,13 @@ struct command_processor::worker {
           }
           staging[i].answer = outcome;
         }
-        events_since_snapshot += envelopes.size();
+        events_since_snapshot += r.envelopes.size();
         owner.stats_.appends.fetch_add(1, std::memory_order_relaxed);
-        owner.stats_.appended_events.fetch_add(envelopes.size(), std::memory_order_relaxed);
-        if (owner.append_observer_) {
-          owner.append_observer_(commands_in_append, envelopes.size(),
-                                 std::chrono::steady_clock::now() - append_started);
-        }
+        owner.stats_.appended_events.fetch_add(r.envelopes.size(), std::memory_order_relaxed);
+        if (owner.append_observer_) owner.append_observer_(commands_in_append, r.envelopes.size(), took);
       }
-    } else {
-      // Commands without events (all refused, or no-ops) changed nothing durable; keep the
-      // no-op's state as it was (it is equal).
     }
+    // (Commands without events, all refused or no-ops, changed nothing durable.)
 
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (staging[i].same_as != SIZE_MAX) {
@@ -410,7 +367,130 @@ struct command_processor::worker {
       }
       batch[i].done(std::move(answer));
     }
-    return !lost;
+  }
+};
+
+/// One thread deciding the commands of some partitions: it takes what is queued for all of
+/// them, decides each partition's share, appends every partition's events in one joint append
+/// (event_log::append_together) and answers. Commands that arrive meanwhile wait for the next
+/// round, which takes them all at once: the batching that group commit rests on.
+struct command_processor::decider {
+  command_processor& owner;
+  int index;
+  std::vector<worker*> parts;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread thread;
+
+  decider(command_processor& o, int i) : owner(o), index(i) {}
+
+  // Caller holds the mutex.
+  bool has_work() const {
+    return std::any_of(parts.begin(), parts.end(), [](const worker* w) { return !w->queue.empty(); });
+  }
+
+  /// Takes a partition out of service (fenced, or at the stop): commands queued for it, and any
+  /// submitted later, are refused.
+  void retire(worker& w, const std::string& why) {
+    std::deque<pending_command> left;
+    {
+      std::lock_guard lock(mutex);
+      w.running = false;
+      left.swap(w.queue);
+    }
+    for (auto& p : left) p.done(make_error(errc::unavailable, why));
+  }
+
+  void run() {
+    // A long rebuild is snapshotted here rather than before the partition is ready: commands
+    // that arrive meanwhile wait for it, the start does not.
+    for (auto* w : parts) {
+      if (w->events_since_snapshot >= owner.options_.snapshot_every)
+        w->take_snapshot(owner.log_.end_offset(w->partition));
+    }
+    key_provider& keys = owner.codec_.keys();
+    std::vector<round> rounds(parts.size());
+    std::vector<joint_append> joints;
+    std::vector<std::size_t> joint_of(parts.size());
+    for (;;) {
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stopping || has_work(); });
+        if (!has_work()) break;  // stopping and drained
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+          auto& queue = parts[i]->queue;
+          rounds[i].clear();
+          const std::size_t n = std::min(queue.size(), owner.options_.max_batch);
+          rounds[i].batch.reserve(n);
+          for (std::size_t k = 0; k < n; ++k) {
+            rounds[i].batch.push_back(std::move(queue.front()));
+            queue.pop_front();
+          }
+        }
+      }
+      const std::uint64_t sealing = keys.begin_sealing();
+      joints.clear();
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        joint_of[i] = SIZE_MAX;
+        auto& r = rounds[i];
+        auto& w = *parts[i];
+        if (r.batch.empty()) continue;
+        if (w.stale && !w.reload()) {
+          for (auto& p : r.batch) {
+            p.done(make_error(errc::unavailable, "partition " + std::to_string(w.partition) +
+                                                     " is recovering from an event log failure; retry"));
+          }
+          r.clear();
+          if (w.lost) retire(w, "partition " + std::to_string(w.partition) + " is not available");
+          continue;
+        }
+        w.decide(r);
+        if (!r.envelopes.empty()) {
+          joint_of[i] = joints.size();
+          joints.push_back(joint_append{w.writer.get(), r.envelopes, {}, nullptr});
+        }
+      }
+      std::optional<error> failure;
+      const auto append_started = std::chrono::steady_clock::now();
+      if (!joints.empty()) {
+        try {
+          // Keys created for this round reach the disk no later than its appends do.
+          const std::uint64_t keys_ticket = keys.make_durable(sealing);
+          owner.log_.append_together(joints);
+          if (std::any_of(joints.begin(), joints.end(), [](const joint_append& j) { return !j.error; }))
+            keys.written_durably(keys_ticket);
+        } catch (const std::exception& e) {
+          failure = make_error(errc::unavailable, std::string("event log append failed: ") + e.what());
+          std::fprintf(stderr, "coachd: append failed: %s\n", e.what());
+        }
+      }
+      const auto took = std::chrono::steady_clock::now() - append_started;
+      for (std::size_t i = 0; i < parts.size(); ++i) {
+        auto& r = rounds[i];
+        auto& w = *parts[i];
+        if (r.batch.empty()) continue;
+        const bool appended = joint_of[i] != SIZE_MAX;
+        w.finish(r, appended ? &joints[joint_of[i]] : nullptr, appended ? failure : std::nullopt, took);
+        r.clear();
+        if (w.lost) {
+          retire(w, "partition " + std::to_string(w.partition) + " is not available");
+        } else if (w.events_since_snapshot >= owner.options_.snapshot_every) {
+          w.take_snapshot(owner.log_.end_offset(w.partition));  // the only writer: all of it is ours
+        }
+      }
+    }
+    // A graceful stop leaves a snapshot, so the next start reads only what came after it.
+    for (auto* w : parts) {
+      if (!w->lost && w->events_since_snapshot > 0) {
+        try {
+          w->take_snapshot(owner.log_.end_offset(w->partition));
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "coachd: partition %d: no snapshot at stop: %s\n", w->partition, e.what());
+        }
+      }
+      retire(*w, "partition " + std::to_string(w->partition) + " is not available");
+    }
   }
 };
 
@@ -447,33 +527,36 @@ void command_processor::start() {
     workers_.clear();
     throw log_error("command processor could not start: " + failure);
   }
-  for (auto& w : workers_) {
-    w->running = true;
-    w->thread = std::thread([w = w.get()] {
-      name_this_thread("partition-" + std::to_string(w->partition));
-      w->run();
+  std::size_t count = options_.deciders != 0 ? options_.deciders
+                      : log_.appends_together() ? 1
+                                                : workers_.size();
+  count = std::clamp<std::size_t>(count, 1, std::max<std::size_t>(workers_.size(), 1));
+  for (std::size_t i = 0; i < count; ++i) deciders_.push_back(std::make_unique<decider>(*this, static_cast<int>(i)));
+  for (std::size_t p = 0; p < workers_.size(); ++p) {
+    auto& d = *deciders_[p % count];
+    d.parts.push_back(workers_[p].get());
+    workers_[p]->home = &d;
+    workers_[p]->running = true;
+  }
+  for (auto& d : deciders_) {
+    d->thread = std::thread([d = d.get()] {
+      name_this_thread("commands-" + std::to_string(d->index));
+      d->run();
     });
   }
   started_ = true;
 }
 
 void command_processor::stop() {
-  for (auto& w : workers_) {
+  for (auto& d : deciders_) {
     {
-      std::lock_guard lock(w->mutex);
-      w->stopping = true;
+      std::lock_guard lock(d->mutex);
+      d->stopping = true;
     }
-    w->wake.notify_one();
+    d->wake.notify_one();
   }
-  for (auto& w : workers_) {
-    if (w->thread.joinable()) w->thread.join();
-    // A worker that stopped early (fenced) may leave queued commands: refuse them.
-    std::deque<pending_command> left;
-    {
-      std::lock_guard lock(w->mutex);
-      left.swap(w->queue);
-    }
-    for (auto& p : left) p.done(make_error(errc::unavailable, "coachd is shutting down"));
+  for (auto& d : deciders_) {
+    if (d->thread.joinable()) d->thread.join();
   }
   started_ = false;
 }
@@ -484,16 +567,17 @@ void command_processor::submit(command cmd, command_callback done) {
     return;
   }
   auto& w = *workers_[partition_for(cmd.stream, static_cast<int>(workers_.size()))];
+  auto& d = *w.home;
   {
-    std::unique_lock lock(w.mutex);
-    if (w.stopping || !w.running) {
+    std::unique_lock lock(d.mutex);
+    if (d.stopping || !w.running) {
       lock.unlock();
       done(make_error(errc::unavailable, "partition " + std::to_string(w.partition) + " is not available"));
       return;
     }
     w.queue.push_back(pending_command{std::move(cmd), std::move(done)});
   }
-  w.wake.notify_one();
+  d.wake.notify_one();
 }
 
 bool command_processor::ready() const {

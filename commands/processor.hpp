@@ -1,7 +1,8 @@
 #pragma once
-/// The command processor: owns the log's partitions; one worker per partition holds the state
-/// of that partition's aggregates in memory, decides commands, appends their events (many
-/// commands per append: group commit) and answers only once the events are durable.
+/// The command processor: owns the log's partitions and holds the state of their aggregates in
+/// memory; decider threads (each serving some partitions) decide commands, append their events
+/// (many commands per append, every partition of a decider together: group commit) and answer
+/// only once the events are durable.
 
 #include <atomic>
 #include <chrono>
@@ -39,7 +40,12 @@ class snapshot_store;
 class key_provider;
 
 struct processor_options {
-  std::size_t max_batch = 512;  // commands per group commit
+  std::size_t max_batch = 512;  // commands per partition per group commit
+  /// Threads that decide commands and append their events, each serving every n-th partition.
+  /// 0: one for all partitions when the log makes several partitions' appends durable together
+  /// (event_log::appends_together(): then one thread wakes once per group commit instead of one
+  /// per partition), else one per partition (each waits for its own appends).
+  std::size_t deciders = 0;
   /// Where partition snapshots go (none: always rebuild from offset 0), and the keys that seal
   /// the personal data inside them.
   snapshot_store* snapshots = nullptr;
@@ -78,12 +84,12 @@ class command_processor {
   /// Stops accepting, lets queued commands finish, then stops the workers.
   void stop();
 
-  /// Queues a command; `done` is called exactly once, on a worker thread, with the outcome
+  /// Queues a command; `done` is called exactly once, on a decider thread, with the outcome
   /// (after the events are durable) or the reason it was refused.
   void submit(command cmd, command_callback done);
 
-  /// Whether every partition's worker is running (false before start, after stop, or after a
-  /// partition was fenced by another owner).
+  /// Whether every partition is running (false before start, after stop, or after a partition
+  /// was fenced by another owner).
   bool ready() const;
 
   /// Number of streams held in memory.
@@ -97,13 +103,15 @@ class command_processor {
   void on_append(append_observer observer);
 
  private:
-  struct worker;
+  struct worker;   // one partition: its state, writer and queue
+  struct decider;  // one thread serving some partitions
   event_log& log_;
   const event_codec& codec_;
   processor_options options_;
   processor_stats stats_;
   append_observer append_observer_;
-  std::vector<std::unique_ptr<worker>> workers_;
+  std::vector<std::unique_ptr<worker>> workers_;  // by partition
+  std::vector<std::unique_ptr<decider>> deciders_;
   std::counting_semaphore<> snapshot_slots_{2};  // partitions encoding a snapshot at once
   std::atomic<bool> started_{false};
 };

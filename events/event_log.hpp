@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <span>
@@ -44,6 +45,15 @@ class partition_writer {
   /// Appends all events atomically (all or none) and returns once they are durable.
   /// Throws fenced_error if another writer took the partition, log_error on other failures.
   virtual append_result append(std::span<const event_envelope> batch) = 0;
+};
+
+/// One writer's share of a joint append (event_log::append_together): its batch in, then either
+/// where the batch landed or what its append() would have thrown.
+struct joint_append {
+  partition_writer* writer = nullptr;
+  std::span<const event_envelope> batch;
+  append_result result;
+  std::exception_ptr error;  // fenced_error or log_error; null when `result` holds
 };
 
 /// A reader over some partitions, each from its own start offset.
@@ -108,6 +118,21 @@ class event_log {
     (void)skipped;
     return open_reader_for(std::move(from), types);
   }
+  /// Appends each writer's batch as its append() would: each atomically and durably, each
+  /// succeeding or failing on its own (its `error`). The writers are this log's, one per
+  /// partition. A log that makes them durable together (one round trip and one flush for all)
+  /// says so with appends_together(); by default they go one after another, and a caller with
+  /// several partitions does better appending from one thread per partition.
+  virtual void append_together(std::span<joint_append> appends) {
+    for (auto& a : appends) {
+      try {
+        a.result = a.writer->append(a.batch);
+      } catch (...) {
+        a.error = std::current_exception();
+      }
+    }
+  }
+  virtual bool appends_together() const { return false; }
   /// The offset the next appended event would get at or after (the high watermark):
   /// a reader whose position reached it has seen everything committed so far.
   virtual std::int64_t end_offset(int partition) = 0;

@@ -50,6 +50,9 @@ class pg_event_log final : public event_log {
   std::unique_ptr<log_reader> open_reader(std::vector<partition_start> from) override;
   std::unique_ptr<log_reader> open_reader_for(std::vector<partition_start> from,
                                               const std::vector<std::string>& types) override;
+  /// One statement and one commit for all the batches (see appender).
+  void append_together(std::span<joint_append> appends) override;
+  bool appends_together() const override { return true; }
   std::int64_t end_offset(int partition) override;
   std::string name() const override { return "postgres"; }
 

@@ -53,7 +53,8 @@ struct shared_tail_log::state {
   void wake_sleepers(bool all);
 
   // Adds what a writer of this log appended to its partition's window (see open_writer).
-  void add_written(const append_result& appended, std::span<const event_envelope> batch);
+  // (Each joint_append that succeeded; the writers are not looked at.)
+  void add_written(std::span<const joint_append> appended);
 
   // Caller holds the mutex.
   void start() {
@@ -298,10 +299,13 @@ class shared_tail_writer final : public partition_writer {
       : st_(std::move(st)), inner_(std::move(inner)) {}
   int partition() const override { return inner_->partition(); }
   append_result append(std::span<const event_envelope> batch) override {
-    auto appended = inner_->append(batch);  // durable from here on
-    st_->add_written(appended, batch);
-    return appended;
+    joint_append appended;
+    appended.batch = batch;
+    appended.result = inner_->append(batch);  // durable from here on
+    st_->add_written({&appended, 1});
+    return std::move(appended.result);
   }
+  partition_writer& inner() { return *inner_; }
 
  private:
   std::shared_ptr<shared_tail_log::state> st_;
@@ -318,29 +322,35 @@ void shared_tail_log::state::wake_sleepers(bool all) {
   }
 }
 
-void shared_tail_log::state::add_written(const append_result& appended, std::span<const event_envelope> batch) {
-  if (appended.offsets.size() != batch.size() || batch.empty()) return;
+void shared_tail_log::state::add_written(std::span<const joint_append> appended) {
   std::lock_guard lock(mutex);
   if (windows.empty()) return;  // not started: the first poll starts the window at the log's end
-  auto& w = windows[static_cast<std::size_t>(appended.partition)];
-  // Only what continues the window goes in. Before it (a fetch already brought it) it is
-  // there; past a gap (events this process did not write, or offsets a log leaves between
-  // appends, as Kafka's transaction markers) the next fetch brings it, in order.
-  std::size_t i = 0;
-  while (i < batch.size() && appended.offsets[i] < w.end) ++i;
-  if (i == batch.size() || appended.offsets[i] != w.end) return;
-  for (; i < batch.size(); ++i) {
-    stored_event& e = w.events.emplace_back();
-    e.partition = appended.partition;
-    e.offset = appended.offsets[i];
-    e.envelope = batch[i];
+  bool added = false;
+  for (const auto& a : appended) {
+    const auto& batch = a.batch;
+    if (a.error || a.result.offsets.size() != batch.size() || batch.empty()) continue;
+    auto& w = windows[static_cast<std::size_t>(a.result.partition)];
+    // Only what continues the window goes in. Before it (a fetch already brought it) it is
+    // there; past a gap (events this process did not write, or offsets a log leaves between
+    // appends, as Kafka's transaction markers) the next fetch brings it, in order.
+    const auto& offsets = a.result.offsets;
+    std::size_t i = 0;
+    while (i < batch.size() && offsets[i] < w.end) ++i;
+    if (i == batch.size() || offsets[i] != w.end) continue;
+    for (; i < batch.size(); ++i) {
+      stored_event& e = w.events.emplace_back();
+      e.partition = a.result.partition;
+      e.offset = offsets[i];
+      e.envelope = batch[i];
+    }
+    w.end = offsets.back() + 1;
+    trim(w);
+    written_events.fetch_add(batch.size(), std::memory_order_relaxed);
+    // The tail need not read them back (nor wake for their announcement).
+    if (tail) tail->known_up_to(a.result.partition, w.end);
+    added = true;
   }
-  w.end = appended.offsets.back() + 1;
-  trim(w);
-  written_events.fetch_add(batch.size(), std::memory_order_relaxed);
-  // The tail need not read them back (nor wake for their announcement).
-  if (tail) tail->known_up_to(appended.partition, w.end);
-  wake_sleepers(false);
+  if (added) wake_sleepers(false);
 }
 
 shared_tail_log::shared_tail_log(event_log& inner, shared_tail_options options)
@@ -357,6 +367,22 @@ shared_tail_log::~shared_tail_log() {
 
 std::unique_ptr<partition_writer> shared_tail_log::open_writer(int partition) {
   return std::make_unique<shared_tail_writer>(state_, inner_.open_writer(partition));
+}
+
+void shared_tail_log::append_together(std::span<joint_append> appends) {
+  std::vector<joint_append> inner(appends.size());
+  for (std::size_t i = 0; i < appends.size(); ++i) {
+    auto* writer = dynamic_cast<shared_tail_writer*>(appends[i].writer);
+    if (writer == nullptr) throw std::invalid_argument("shared tail: append_together with a writer of another log");
+    inner[i].writer = &writer->inner();
+    inner[i].batch = appends[i].batch;
+  }
+  inner_.append_together(inner);  // durable from here on, those that succeeded
+  state_->add_written(inner);
+  for (std::size_t i = 0; i < appends.size(); ++i) {
+    appends[i].result = std::move(inner[i].result);
+    appends[i].error = inner[i].error;
+  }
 }
 
 std::unique_ptr<log_reader> shared_tail_log::open_reader(std::vector<partition_start> from) {

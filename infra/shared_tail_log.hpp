@@ -57,6 +57,9 @@ class shared_tail_log final : public event_log {
   std::unique_ptr<log_reader> open_reader_wanting(std::vector<partition_start> from,
                                                   const std::vector<std::string>& types,
                                                   skip_listener skipped) override;
+  /// The inner log's joint append, its writers' batches then going into the window together.
+  void append_together(std::span<joint_append> appends) override;
+  bool appends_together() const override { return inner_.appends_together(); }
   std::int64_t end_offset(int partition) override { return inner_.end_offset(partition); }
   std::string name() const override { return inner_.name(); }
 

@@ -37,6 +37,9 @@ int main(int argc, char* argv[]) {
 #include "commands/command.hpp"
 #include "commands/processor.hpp"
 #include "events/codec.hpp"
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+
 #include "events/partitioning.hpp"
 #include "infra/crypto.hpp"
 #include "infra/pg_event_log.hpp"
@@ -348,11 +351,16 @@ BOOST_AUTO_TEST_CASE(fifty_concurrent_registrations_of_one_address_make_one_acco
   BOOST_TEST(std::get<account_registered>(decoded.value()).account_id == winner);
 }
 
-BOOST_AUTO_TEST_CASE(two_hundred_concurrent_submissions_are_group_committed) {
+// With one thread deciding every partition (what the PostgreSQL log gets by default, its appends
+// being joint) and with one thread per partition (what a log without joint appends gets).
+BOOST_DATA_TEST_CASE(two_hundred_concurrent_submissions_are_group_committed,
+                     boost::unit_test::data::make(std::vector<std::size_t>{0, partitions}), deciders) {
   std::mutex observed_mutex;
   std::size_t observed_commands = 0, observed_events = 0, largest_append = 0, observed_appends = 0;
   bool durations_positive = true;
-  command_processor processor(log, codec);
+  processor_options options;
+  options.deciders = deciders;
+  command_processor processor(log, codec, options);
   processor.on_append([&](std::size_t commands, std::size_t events, std::chrono::duration<double> took) {
     std::lock_guard lock(observed_mutex);
     durations_positive = durations_positive && took.count() > 0;
@@ -612,6 +620,52 @@ BOOST_AUTO_TEST_CASE(a_second_processor_fences_the_first) {
   BOOST_TEST(accepted->stream_version == 2);
   BOOST_TEST(events_of(log, intake_stream("f-1")).size() == 2u);
   first.stop();
+}
+
+BOOST_AUTO_TEST_CASE(a_fenced_partition_fails_alone_among_the_partitions_decided_together) {
+  command_processor processor(log, codec);  // one thread decides all four partitions
+  processor.start();
+  // An intake in each partition.
+  std::vector<std::string> intakes(partitions);
+  for (int i = 0, found = 0; found < partitions; ++i) {
+    const std::string id = "j-" + std::to_string(i);
+    auto& slot = intakes[static_cast<std::size_t>(partition_for(intake_stream(id), partitions))];
+    if (!slot.empty()) continue;
+    slot = id;
+    ++found;
+    BOOST_REQUIRE(submit_and_wait(processor, submit_command(id)).ok());
+  }
+  // Another process takes partition 1 only.
+  pg_event_log other_log(db.conninfo(), partitions);
+  auto taker = other_log.open_writer(1);
+  const auto ends = end_offsets(log);
+
+  // Commands for all four, queued together so that one round decides them.
+  std::vector<std::future<answer>> accepted;
+  for (const auto& id : intakes) accepted.push_back(submit_async(processor, accept_command(id)));
+  for (int p = 0; p < partitions; ++p) {
+    const auto a = wait_for(accepted[static_cast<std::size_t>(p)]);
+    if (p == 1) {
+      BOOST_REQUIRE_MESSAGE(!a.ok(), "a fenced partition appended");
+      BOOST_TEST((a.err().code == errc::unavailable), describe(a));
+    } else {
+      BOOST_TEST_REQUIRE(a.ok(), "partition " << p << ": " << describe(a));
+      BOOST_TEST(a->stream_version == 2);
+    }
+  }
+  BOOST_TEST(eventually([&] { return !processor.ready(); }));
+  BOOST_TEST(end_offsets(log)[1] == ends[1]);
+  // The other partitions go on; the fenced one refuses at once.
+  for (int p : {0, 2, 3}) {
+    const auto declined = submit_and_wait(processor, accept_command(intakes[static_cast<std::size_t>(p)]));
+    BOOST_REQUIRE(!declined.ok());
+    BOOST_TEST(declined.err().type_suffix == "intake-already-accepted", "partition " << p);
+  }
+  const auto refused = submit_and_wait(processor, accept_command(intakes[1]));
+  BOOST_REQUIRE(!refused.ok());
+  BOOST_TEST((refused.err().code == errc::unavailable));
+  BOOST_TEST(refused.err().detail.find("not available") != std::string::npos, refused.err().detail);
+  processor.stop();
 }
 
 BOOST_AUTO_TEST_CASE(commands_queued_behind_a_fenced_append_are_refused_not_left_waiting) {

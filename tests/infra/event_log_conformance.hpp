@@ -566,6 +566,58 @@ void tailing_reader_wakes_on_append(Fixture& f) {
       3000);
 }
 
+/// A joint append (append_together) lands each writer's batch as its own append would, and a
+/// fenced writer's batch fails alone: the other partitions' batches in the same call land.
+template <class Fixture>
+void joint_append_lands_each_batch_and_fails_alone(Fixture& f) {
+  auto log = f.open_log();
+  auto other_process = f.open_log();
+  std::vector<std::unique_ptr<partition_writer>> writers;
+  std::vector<stored_event> expected;
+  for (int p = 0; p < partition_count; ++p) {
+    writers.push_back(log->open_writer(p));
+    const auto first = append_checked(*writers.back(), stream_events(subject_in_partition(p), 1));
+    expected.insert(expected.end(), first.begin(), first.end());
+  }
+  auto taker = other_process->open_writer(1);  // fences writers[1]
+
+  std::vector<std::vector<event_envelope>> batches{stream_events(subject_in_partition(0), 2, 2),
+                                                   stream_events(subject_in_partition(1), 1, 2),
+                                                   {},
+                                                   stream_events(subject_in_partition(3), 3, 2)};
+  std::vector<joint_append> joint;
+  for (int p = 0; p < partition_count; ++p) {
+    joint.push_back(joint_append{writers[static_cast<std::size_t>(p)].get(), batches[static_cast<std::size_t>(p)], {}, nullptr});
+  }
+  log->append_together(joint);
+
+  for (int p : {0, 2, 3}) {
+    BOOST_TEST_CONTEXT("partition " << p) {
+      const auto& j = joint[static_cast<std::size_t>(p)];
+      BOOST_TEST_REQUIRE(!j.error);
+      BOOST_TEST(j.result.partition == p);
+      BOOST_TEST_REQUIRE(j.result.offsets.size() == j.batch.size());
+      for (std::size_t i = 0; i < j.batch.size(); ++i) {
+        if (i > 0) BOOST_TEST(j.result.offsets[i] > j.result.offsets[i - 1]);
+        expected.push_back({p, j.result.offsets[i], j.batch[i]});
+      }
+    }
+  }
+  BOOST_TEST_REQUIRE(static_cast<bool>(joint[1].error));
+  BOOST_CHECK_THROW(std::rethrow_exception(joint[1].error), fenced_error);
+
+  // The writers go on appending alone afterwards, the fenced one refused.
+  const auto after = append_checked(*writers[0], stream_events(subject_in_partition(0), 1, 4));
+  expected.insert(expected.end(), after.begin(), after.end());
+  BOOST_CHECK_THROW(writers[1]->append(stream_events(subject_in_partition(1), 1, 2)), fenced_error);
+
+  auto reader = other_process->open_reader(all_partitions_from(0));
+  const auto read = read_exactly(*reader, expected.size());
+  for (int p = 0; p < partition_count; ++p) {
+    BOOST_TEST_CONTEXT("partition " << p) { check_same_events(of_partition(read, p), of_partition(expected, p)); }
+  }
+}
+
 }  // namespace coachd::conformance
 
 /// Expands to the conformance test cases for fixture type F (see the top of this file).
@@ -599,4 +651,7 @@ void tailing_reader_wakes_on_append(Fixture& f) {
   }                                                                                         \
   BOOST_FIXTURE_TEST_CASE(conformance_tailing_reader_wakes_on_append, F) {                  \
     ::coachd::conformance::tailing_reader_wakes_on_append(*this);                           \
+  }                                                                                         \
+  BOOST_FIXTURE_TEST_CASE(conformance_joint_append_lands_each_batch_and_fails_alone, F) {   \
+    ::coachd::conformance::joint_append_lands_each_batch_and_fails_alone(*this);            \
   }

@@ -498,6 +498,45 @@ BOOST_FIXTURE_TEST_CASE(a_batch_that_fails_fails_alone_among_batches_committed_t
   BOOST_TEST(w[4]->append(stream_events(subject(4), 1, 1)).offsets.at(0) == 0);
 }
 
+// One joint append (the command processor's, every partition's batch in one call): a batch
+// PostgreSQL refuses, and one that cannot be sent at all, fail alone; the others land.
+BOOST_FIXTURE_TEST_CASE(a_joint_append_lands_the_batches_it_can, pg_log_fixture) {
+  auto log = open_log();
+  BOOST_TEST(log->appends_together());
+  std::vector<std::unique_ptr<coachd::partition_writer>> w;
+  for (int p = 0; p < 4; ++p) w.push_back(log->open_writer(p));
+  const auto first = stream_events(subject_in_partition(0), 2, 1);
+  w[0]->append(first);
+
+  auto duplicate = stream_events(subject_in_partition(0), 2, 3);
+  duplicate[1].id = first[0].id;
+  auto with_nul = stream_events(subject_in_partition(1), 1, 1);
+  with_nul[0].data = std::string("{\"a\":\"x\0y\"}", 11);
+  const auto good2 = stream_events(subject_in_partition(2), 3, 1);
+  const auto good3 = stream_events(subject_in_partition(3), 1, 1);
+  std::vector<coachd::joint_append> joint{{w[0].get(), duplicate, {}, nullptr},
+                                          {w[1].get(), with_nul, {}, nullptr},
+                                          {w[2].get(), good2, {}, nullptr},
+                                          {w[3].get(), good3, {}, nullptr}};
+  log->append_together(joint);
+
+  BOOST_TEST_REQUIRE(static_cast<bool>(joint[0].error));
+  BOOST_CHECK_EXCEPTION(std::rethrow_exception(joint[0].error), coachd::log_error, [](const coachd::log_error& e) {
+    return std::string(e.what()).find("events_id_key") != std::string::npos;
+  });
+  BOOST_TEST_REQUIRE(static_cast<bool>(joint[1].error));
+  BOOST_CHECK_THROW(std::rethrow_exception(joint[1].error), std::invalid_argument);
+  BOOST_TEST(!joint[2].error);
+  BOOST_TEST(joint[2].result.offsets == (std::vector<std::int64_t>{0, 1, 2}));
+  BOOST_TEST(!joint[3].error);
+  BOOST_TEST(joint[3].result.offsets == (std::vector<std::int64_t>{0}));
+  const std::vector<std::int64_t> ends{2, 0, 3, 1};
+  for (int p = 0; p < 4; ++p) BOOST_TEST(log->end_offset(p) == ends[static_cast<std::size_t>(p)], "partition " << p);
+  // The partitions whose batch failed go on without a gap.
+  BOOST_TEST(w[0]->append(stream_events(subject_in_partition(0), 1, 3)).offsets.at(0) == 2);
+  BOOST_TEST(w[1]->append(stream_events(subject_in_partition(1), 1, 1)).offsets.at(0) == 0);
+}
+
 // Not a pass/fail benchmark: prints what a batch of 100 events costs on this machine.
 BOOST_FIXTURE_TEST_CASE(batch_append_rate, pg_log_fixture) {
   auto log = open_log();
