@@ -190,37 +190,29 @@ class pg_event_log::notifier {
   std::thread thread_;  // last: started once the members above exist
 };
 
-/// Commits the appends of every partition writer of the log together: a writer hands its batch
-/// over and waits; the appender's thread takes every batch waiting (one per partition) and
-/// appends them all in one statement, so one commit and one WAL flush serve all of them (group
-/// commit across partitions, on top of each partition's batching of commands). Batches that
-/// arrive while a statement runs go together in the next one. Each partition keeps its own
-/// epoch check: a fenced partition's batch is left out and only its writer hears of it.
+/// Commits the appends of every partition writer of the log together: a caller hands its
+/// batches over (one per partition) and the first caller waiting leads: it takes every batch
+/// waiting and appends them all in one statement on the appender's connection, so one commit and
+/// one WAL flush serve all of them (group commit across partitions, on top of each partition's
+/// batching of commands), then answers them and hands the lead on. Batches that arrive while a
+/// statement runs go together in the next one. Each partition keeps its own epoch check: a
+/// fenced partition's batch is left out and only its caller hears of it.
 class pg_event_log::appender {
  public:
-  /// How long a statement may wait for more partitions' batches (see run()).
+  /// How long a leader may wait for more callers' batches (see lead()).
   static constexpr std::chrono::microseconds linger{1000};
 
-  /// One thread, one statement in flight. Two threads (one taking the batches that arrive while
-  /// the other waits for its WAL flush) measured no better: BookSession at 64 connections, three
-  /// alternating runs, 8,367/7,490/6,657 against 7,575/7,107/7,176 per s, and more CPU. Nor did
-  /// running the statements on the writers' own threads (the first writer waiting leads, then
-  /// hands the lead on): 8,293/7,168/6,546 against 7,245/6,445/4,849 per s, appends of
-  /// 3.8-4.6 ms against 4.7-6.0 ms on average.
+  /// One statement in flight at a time. Two in flight (a second connection taking the batches
+  /// that arrive while the first waits for its WAL flush) measured no better: BookSession at 64
+  /// connections, three alternating runs, 8,367/7,490/6,657 against 7,575/7,107/7,176 per s,
+  /// and more CPU. The statement runs on the leading caller's thread: with the command
+  /// processor's one thread appending every partition's batches together, that saves two
+  /// thread hand-offs per group commit against a thread of the appender's own. (With a thread
+  /// per partition, leading and handing the lead on measured about the same as a thread of the
+  /// appender's own: 8,293/7,168/6,546 against 7,245/6,445/4,849 bookings per s.)
   appender(std::string conninfo, std::shared_ptr<notifier> notify)
-      : conninfo_(std::move(conninfo)),
-        notify_(std::move(notify)),
-        thread_([this, conn = connect_and_prepare()]() mutable { run(std::move(conn)); }) {}
-  // (Connected before the thread starts, so that opening a writer fails when the server cannot
-  // be reached.)
-  ~appender() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_one();
-    thread_.join();
-  }
+      : conninfo_(std::move(conninfo)), notify_(std::move(notify)), conn_(connect_and_prepare()) {}
+  // (Connected at once, so that opening a writer fails when the server cannot be reached.)
   appender(const appender&) = delete;
   appender& operator=(const appender&) = delete;
 
@@ -233,7 +225,7 @@ class pg_event_log::appender {
     std::int64_t first = -1;
     std::exception_ptr error;
     bool done = false;
-    bool leads = false;  // the first request of its caller's call (see run())
+    bool leads = false;  // the first request of its caller's call (see lead())
   };
 
   /// Appends `batch` to `partition` if `epoch` is still the partition's; returns the offset of
@@ -245,68 +237,77 @@ class pg_event_log::appender {
     return r.first;
   }
 
-  /// Hands over the requests (one per partition) and returns once every one is answered.
+  /// Hands over the requests (one per partition) and returns once every one is answered,
+  /// leading statements (its own requests' and any others waiting) while no one else does.
   void append_all(std::span<request> requests) {
     if (requests.empty()) return;
-    std::unique_lock lock(mutex_);  // (never stopping here: the writers hold the appender)
+    std::unique_lock lock(mutex_);
     requests[0].leads = true;
     for (auto& r : requests) pending_.push_back(&r);
-    wake_.notify_one();
-    answered_.wait(lock, [&] {
+    arrived_.notify_one();  // a leader lingering for more callers
+    const auto answered = [&] {
       return std::all_of(requests.begin(), requests.end(), [](const request& r) { return r.done; });
-    });
+    };
+    while (!answered()) {
+      if (leading_) {
+        answered_.wait(lock);
+        continue;
+      }
+      leading_ = true;
+      try {
+        lead(lock);
+      } catch (...) {  // (commit() throws nothing; this is bad_alloc and the like)
+        if (!lock.owns_lock()) lock.lock();
+        leading_ = false;
+        answered_.notify_all();
+        throw;
+      }
+      leading_ = false;
+      answered_.notify_all();  // answered callers return; one of the others leads next
+    }
   }
 
  private:
-  void run(std::unique_ptr<pqxx::connection> conn) {  // the connection is this thread's alone
-    name_this_thread("log-append");
-    for (;;) {
-      std::vector<request*> taken;
-      {
-        std::unique_lock lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
-        if (pending_.empty()) return;  // stopping, nothing left to append
-        // While several callers keep appending (the last statement carried the batches of two
-        // or more append() / append_all() calls and ended a moment ago), wait up to `linger`
-        // until as many calls are waiting as the last statement carried: the callers it
-        // answered are deciding their next batches right now, and one statement and one WAL
-        // flush then serve them all. Without this, under moderate load each statement carried
-        // about 1.5 batches and a booking cost about twice the CPU it costs at full load, which
-        // kept both cores saturated at half of peak. A lone caller (one thread appending every
-        // partition's batches together) and the first append after a quiet spell never wait.
-        if (last_callers_ >= 2 && std::chrono::steady_clock::now() - last_end_ < 2 * linger) {
-          wake_.wait_until(lock, std::chrono::steady_clock::now() + linger, [&] {
-            return stopping_ || static_cast<std::size_t>(std::count_if(pending_.begin(), pending_.end(), [](const request* r) {
-                                  return r->leads;
-                                })) >= last_callers_;
-          });
-        }
-        // One batch per partition per statement (a second writer of a partition, which fences
-        // or was fenced by the first, waits for the next one).
-        std::vector<request*> later;
-        for (auto* r : pending_) {
-          const bool seen = std::any_of(taken.begin(), taken.end(),
-                                        [&](const request* t) { return t->partition == r->partition; });
-          (seen ? later : taken).push_back(r);
-        }
-        pending_.swap(later);
-      }
-      commit(conn, taken);
-      last_end_ = std::chrono::steady_clock::now();
-      last_callers_ = static_cast<std::size_t>(
-          std::count_if(taken.begin(), taken.end(), [](const request* r) { return r->leads; }));
-      std::vector<std::pair<int, std::int64_t>> grown;
-      for (const auto* r : taken) {
-        if (!r->error) grown.emplace_back(r->partition, r->first + static_cast<std::int64_t>(r->batch.size()));
-      }
-      {
-        std::lock_guard lock(mutex_);
-        for (auto* r : taken) r->done = true;
-      }
-      // The requests live on their writers' stacks: not one is touched from here on.
-      answered_.notify_all();
-      if (!grown.empty()) notify_->announce(grown);
+  // One statement for the batches waiting. Called and returns with the mutex held (by `lock`),
+  // which it releases while the statement runs.
+  void lead(std::unique_lock<std::mutex>& lock) {
+    // While several callers keep appending (the last statement carried the batches of two or
+    // more append() / append_all() calls and ended a moment ago), wait up to `linger` until as
+    // many calls are waiting as the last statement carried: the callers it answered are
+    // deciding their next batches right now, and one statement and one WAL flush then serve
+    // them all. Without this, under moderate load each statement carried about 1.5 batches and
+    // a booking cost about twice the CPU it costs at full load, which kept both cores saturated
+    // at half of peak. A lone caller (one thread appending every partition's batches together)
+    // and the first append after a quiet spell never wait.
+    if (last_callers_ >= 2 && std::chrono::steady_clock::now() - last_end_ < 2 * linger) {
+      arrived_.wait_until(lock, std::chrono::steady_clock::now() + linger, [&] {
+        return static_cast<std::size_t>(std::count_if(pending_.begin(), pending_.end(),
+                                                       [](const request* r) { return r->leads; })) >=
+               last_callers_;
+      });
     }
+    // One batch per partition per statement (a second writer of a partition, which fences or
+    // was fenced by the first, waits for the next one).
+    std::vector<request*> taken, later;
+    for (auto* r : pending_) {
+      const bool seen =
+          std::any_of(taken.begin(), taken.end(), [&](const request* t) { return t->partition == r->partition; });
+      (seen ? later : taken).push_back(r);
+    }
+    pending_.swap(later);
+    lock.unlock();
+    commit(conn_, taken);  // (fills each request's first or error; throws nothing)
+    last_end_ = std::chrono::steady_clock::now();
+    last_callers_ = static_cast<std::size_t>(
+        std::count_if(taken.begin(), taken.end(), [](const request* r) { return r->leads; }));
+    std::vector<std::pair<int, std::int64_t>> grown;
+    for (const auto* r : taken) {
+      if (!r->error) grown.emplace_back(r->partition, r->first + static_cast<std::int64_t>(r->batch.size()));
+    }
+    if (!grown.empty()) notify_->announce(grown);
+    lock.lock();
+    // The requests live on their callers' stacks: not one is touched once marked done.
+    for (auto* r : taken) r->done = true;
   }
 
   // Appends the requests' batches in one statement, and when PostgreSQL refuses it (an event
@@ -433,14 +434,15 @@ class pg_event_log::appender {
   const std::string conninfo_;
   const std::shared_ptr<notifier> notify_;
   std::mutex mutex_;
-  std::condition_variable wake_;      // the thread: something to append, or stopping
-  std::condition_variable answered_;  // the writers: requests answered
+  std::condition_variable arrived_;   // a lingering leader: more batches waiting
+  std::condition_variable answered_;  // the callers: requests answered, or the lead free
   std::vector<request*> pending_;
-  bool stopping_ = false;
-  // The last statement: when it ended and how many callers' batches it carried.
+  bool leading_ = false;  // a caller is running a statement
+  // Used by the leader only. The last statement: when it ended and how many callers' batches
+  // it carried.
+  std::unique_ptr<pqxx::connection> conn_;
   std::chrono::steady_clock::time_point last_end_{};
   std::size_t last_callers_ = 0;
-  std::thread thread_;  // last: started once the members above exist
 };
 
 namespace {
