@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <mutex>
 #include <stdexcept>
 
@@ -125,7 +126,11 @@ std::string new_uuid() {
   init_sodium();
   uuid_bytes u;
   randombytes_buf(u.data(), u.size());
-  set_version(u, 4);
+  // The first 48 bits: milliseconds since the Unix epoch, big-endian (RFC 9562, version 7).
+  const auto ms = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  for (int i = 0; i < 6; ++i) u[static_cast<std::size_t>(i)] = static_cast<unsigned char>(ms >> (8 * (5 - i)));
+  set_version(u, 7);
   return format_uuid(u);
 }
 

@@ -32,7 +32,11 @@ std::string sha256_hex(std::string_view data);
 /// Throws std::invalid_argument for a key of the wrong length (a configuration error).
 std::string keyed_hash_hex(std::string_view key, std::string_view data);
 
-/// A random (version 4) UUID, lowercase and hyphenated.
+/// A new UUID, lowercase and hyphenated: version 7 (RFC 9562), the creation time in
+/// milliseconds followed by 74 random bits. Ids made one after another sort together, so the
+/// indexes over them (the log's event ids, sessions, intakes) take inserts at one end instead of
+/// on a random page each: fewer pages dirtied and written per insert once they outgrow memory.
+/// Not a secret (tokens come from random_token).
 std::string new_uuid();
 
 /// The name-based (version 5, SHA-1) UUID of `name` in `namespace_uuid` (RFC 4122 §4.3),

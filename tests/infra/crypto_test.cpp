@@ -49,16 +49,30 @@ BOOST_AUTO_TEST_CASE(uuid_v5_rejects_a_bad_namespace) {
                     std::invalid_argument);
 }
 
-BOOST_AUTO_TEST_CASE(new_uuid_is_random_v4) {
+BOOST_AUTO_TEST_CASE(new_uuid_is_a_time_ordered_v7) {
+  const auto now_ms = [] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = now_ms();
   std::set<std::string> seen;
+  std::string previous_stamp;
   for (int i = 0; i < 10000; ++i) {
     const std::string id = new_uuid();
     BOOST_REQUIRE(is_uuid(id));
     BOOST_TEST(id.find_first_not_of("0123456789abcdef-") == std::string::npos);
-    BOOST_TEST(id[14] == '4');
+    BOOST_TEST(id[14] == '7');
     BOOST_TEST(std::string("89ab").find(id[19]) != std::string::npos);
+    // The first 48 bits are the creation time in milliseconds: never going back.
+    const std::string stamp = id.substr(0, 8) + id.substr(9, 4);
+    BOOST_TEST(stamp >= previous_stamp);
+    previous_stamp = stamp;
     seen.insert(id);
   }
+  const auto after = now_ms();
+  const auto first_ms = std::stoll(seen.begin()->substr(0, 8) + seen.begin()->substr(9, 4), nullptr, 16);
+  BOOST_TEST(first_ms >= before);
+  BOOST_TEST(first_ms <= after);
   BOOST_TEST(seen.size() == 10000u);
 }
 
