@@ -70,6 +70,10 @@ struct command_processor::worker {
   const stream_record empty_stream{};
   decider* home = nullptr;            // the thread that decides this partition's commands
   std::deque<pending_command> queue;  // under home's mutex
+  // A snapshot being taken on a thread of its own (see decider::start_snapshot); meanwhile the
+  // decider leaves this partition alone (its commands wait), the others go on. Under home's mutex.
+  bool snapshotting = false;
+  std::thread snapshot_thread;
   std::atomic<bool> running{false};   // set under the decider's mutex
   std::atomic<std::size_t> stream_count{0};
 
@@ -385,9 +389,39 @@ struct command_processor::decider {
 
   decider(command_processor& o, int i) : owner(o), index(i) {}
 
-  // Caller holds the mutex.
+  // Caller holds the mutex. Commands the decider can take now.
   bool has_work() const {
-    return std::any_of(parts.begin(), parts.end(), [](const worker* w) { return !w->queue.empty(); });
+    return std::any_of(parts.begin(), parts.end(),
+                       [](const worker* w) { return !w->snapshotting && !w->queue.empty(); });
+  }
+  // Caller holds the mutex. Nothing queued and no snapshot running.
+  bool idle() const {
+    return std::all_of(parts.begin(), parts.end(),
+                       [](const worker* w) { return !w->snapshotting && w->queue.empty(); });
+  }
+
+  /// Snapshots a partition on a thread of its own: encoding and saving a big partition takes
+  /// long enough (a second or more) that the partitions sharing this decider should not wait
+  /// for it. The partition's own commands wait (its state must hold still while it is encoded).
+  void start_snapshot(worker& w) {
+    if (w.snapshot_thread.joinable()) w.snapshot_thread.join();  // the last one ended
+    {
+      std::lock_guard lock(mutex);
+      w.snapshotting = true;
+    }
+    w.snapshot_thread = std::thread([this, &w] {
+      name_this_thread("snapshot-" + std::to_string(w.partition));
+      try {
+        w.take_snapshot(owner.log_.end_offset(w.partition));  // the only writer: all of it is ours
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "coachd: partition %d: snapshot failed: %s\n", w.partition, e.what());
+      }
+      {
+        std::lock_guard lock(mutex);
+        w.snapshotting = false;
+      }
+      wake.notify_one();
+    });
   }
 
   /// Takes a partition out of service (fenced, or at the stop): commands queued for it, and any
@@ -406,8 +440,7 @@ struct command_processor::decider {
     // A long rebuild is snapshotted here rather than before the partition is ready: commands
     // that arrive meanwhile wait for it, the start does not.
     for (auto* w : parts) {
-      if (w->events_since_snapshot >= owner.options_.snapshot_every)
-        w->take_snapshot(owner.log_.end_offset(w->partition));
+      if (w->events_since_snapshot >= owner.options_.snapshot_every) start_snapshot(*w);
     }
     key_provider& keys = owner.codec_.keys();
     std::vector<round> rounds(parts.size());
@@ -416,11 +449,12 @@ struct command_processor::decider {
     for (;;) {
       {
         std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stopping || has_work(); });
-        if (!has_work()) break;  // stopping and drained
+        wake.wait(lock, [&] { return has_work() || (stopping && idle()); });
+        if (!has_work()) break;  // stopping, drained, and no snapshot running
         for (std::size_t i = 0; i < parts.size(); ++i) {
           auto& queue = parts[i]->queue;
           rounds[i].clear();
+          if (parts[i]->snapshotting) continue;
           const std::size_t n = std::min(queue.size(), owner.options_.max_batch);
           rounds[i].batch.reserve(n);
           for (std::size_t k = 0; k < n; ++k) {
@@ -476,9 +510,12 @@ struct command_processor::decider {
         if (w.lost) {
           retire(w, "partition " + std::to_string(w.partition) + " is not available");
         } else if (w.events_since_snapshot >= owner.options_.snapshot_every) {
-          w.take_snapshot(owner.log_.end_offset(w.partition));  // the only writer: all of it is ours
+          start_snapshot(w);
         }
       }
+    }
+    for (auto* w : parts) {
+      if (w->snapshot_thread.joinable()) w->snapshot_thread.join();
     }
     // A graceful stop leaves a snapshot, so the next start reads only what came after it.
     for (auto* w : parts) {

@@ -5,6 +5,8 @@
 #define BOOST_TEST_MODULE snapshot
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 
 #include "commands/command.hpp"
@@ -12,6 +14,7 @@
 #include "commands/processor.hpp"
 #include "commands/snapshot.hpp"
 #include "events/codec.hpp"
+#include "events/partitioning.hpp"
 #include "infra/crypto.hpp"
 #include "infra/pg_event_log.hpp"
 #include "tests/support/pg_test_db.hpp"
@@ -261,6 +264,77 @@ BOOST_AUTO_TEST_CASE(a_restart_reads_only_events_after_the_snapshot) {
     BOOST_TEST(twice.err().type_suffix == "intake-already-accepted");
     third.stop();
   }
+}
+
+// A snapshot is encoded and saved on a thread of its own: while one partition's snapshot is
+// being saved, the other partitions decided by the same thread go on; that partition's own
+// commands wait for it and then go on too.
+BOOST_AUTO_TEST_CASE(a_snapshot_in_progress_holds_up_only_its_own_partition) {
+  test::test_database db;
+  memory_key_provider keys;
+  event_codec codec(keys);
+  pg_snapshot_store real(db.conninfo(), "postgres");
+  // The real store, its saves of partition 0 held until the test lets them through.
+  struct held_store final : snapshot_store {
+    snapshot_store& inner;
+    std::promise<void> entered;
+    std::shared_future<void> release;
+    std::atomic<bool> armed{true};
+    explicit held_store(snapshot_store& s, std::shared_future<void> r) : inner(s), release(std::move(r)) {}
+    std::optional<std::int64_t> load(int partition, const std::function<bool(std::string_view)>& on_chunk) override {
+      return inner.load(partition, on_chunk);
+    }
+    void save(const partition_snapshot& snapshot) override {
+      if (snapshot.partition == 0 && armed.exchange(false)) {
+        entered.set_value();
+        BOOST_REQUIRE(release.wait_for(std::chrono::seconds(120)) == std::future_status::ready);
+      }
+      inner.save(snapshot);
+    }
+  };
+  std::promise<void> release;
+  held_store store(real, release.get_future().share());
+  auto entered = store.entered.get_future();
+  processor_options options;
+  options.snapshots = &store;
+  options.keys = &keys;
+  options.snapshot_every = 5;
+  pg_event_log log(db.conninfo(), 2);
+  command_processor processor(log, codec, options);  // one thread decides both partitions
+  processor.start();
+  const auto in_partition = [](int p) {
+    for (;;) {
+      auto id = new_uuid();
+      if (partition_for(intake_stream(id), 2) == p) return id;
+    }
+  };
+  for (int i = 0; i < 5; ++i) {
+    BOOST_TEST_REQUIRE(run(processor, submit(in_partition(0), new_uuid(), "Zero " + std::to_string(i))).ok());
+  }
+  BOOST_REQUIRE(entered.wait_for(std::chrono::seconds(120)) == std::future_status::ready);
+
+  // Partition 0's snapshot is held in its save. A command for partition 0 waits ...
+  auto waiting = std::make_shared<std::promise<result<command_outcome>>>();
+  auto waiting_answer = waiting->get_future();
+  processor.submit(submit(in_partition(0), new_uuid(), "Zero late"),
+                   [waiting](result<command_outcome> r) { waiting->set_value(std::move(r)); });
+  // ... while partition 1's are decided and answered.
+  for (int i = 0; i < 3; ++i) {
+    auto answer = std::make_shared<std::promise<result<command_outcome>>>();
+    auto answered = answer->get_future();
+    processor.submit(submit(in_partition(1), new_uuid(), "One " + std::to_string(i)),
+                     [answer](result<command_outcome> r) { answer->set_value(std::move(r)); });
+    BOOST_REQUIRE_MESSAGE(answered.wait_for(std::chrono::seconds(120)) == std::future_status::ready,
+                          "partition 1 waited for partition 0's snapshot");
+    BOOST_TEST_REQUIRE(answered.get().ok());
+  }
+  BOOST_TEST((waiting_answer.wait_for(std::chrono::seconds(0)) == std::future_status::timeout));
+  release.set_value();
+  BOOST_REQUIRE(waiting_answer.wait_for(std::chrono::seconds(120)) == std::future_status::ready);
+  BOOST_TEST(waiting_answer.get().ok());
+  BOOST_TEST(processor.stats().snapshots.load() >= 1u);
+  processor.stop();
+  BOOST_TEST(processor.stream_count() == 9u);
 }
 
 BOOST_AUTO_TEST_CASE(the_store_hands_chunks_back_in_order_and_a_save_replaces_them_all) {
