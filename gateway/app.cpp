@@ -386,7 +386,8 @@ struct app::impl final : onboarding_commands {
       sc.port = port;
       server = std::make_unique<http_server>(ioc, sc, routes);
       server->start();
-      const int threads = std::max(1, config.io_threads);
+      const int threads = config.io_threads > 0 ? config.io_threads
+                                                : std::max(1, static_cast<int>(std::thread::hardware_concurrency() / 2));
       for (int i = 0; i < threads; ++i) {
         io_threads.emplace_back([this] {
           name_this_thread("http-io");

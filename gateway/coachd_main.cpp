@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
       ("kafka-topic", po::value(&config.kafka_topic)->default_value(config.kafka_topic), "Kafka topic of events")
       ("pg", po::value(&config.pg)->default_value(config.pg), "libpq connection string of the database")
       ("partitions", po::value(&config.partitions)->default_value(config.partitions), "event log partitions")
-      ("io-threads", po::value(&config.io_threads)->default_value(config.io_threads), "HTTP I/O threads")
+      ("io-threads", po::value(&config.io_threads)->default_value(config.io_threads),
+       "HTTP I/O threads (0: half the hardware threads, at least one)")
       ("pg-pool", po::value(&config.pg_pool_size)->default_value(config.pg_pool_size), "query connections")
       ("pg-read-pool", po::value(&config.pg_read_pool)->default_value(config.pg_read_pool),
        "pipelined connections of the HTTP threads' reads (0: twice the hardware threads)")
