@@ -228,15 +228,6 @@ class pg_event_log::appender {
     bool leads = false;  // the first request of its caller's call (see lead())
   };
 
-  /// Appends `batch` to `partition` if `epoch` is still the partition's; returns the offset of
-  /// its first event once it is durable. Throws fenced_error or log_error.
-  std::int64_t append(int partition, std::int64_t epoch, std::span<const event_envelope> batch) {
-    request r{partition, epoch, batch, -1, nullptr, false, false};
-    append_all({&r, 1});
-    if (r.error) std::rethrow_exception(r.error);
-    return r.first;
-  }
-
   /// Hands over the requests (one per partition) and returns once every one is answered,
   /// leading statements (its own requests' and any others waiting) while no one else does.
   void append_all(std::span<request> requests) {
@@ -447,6 +438,8 @@ class pg_event_log::appender {
 
 namespace {
 
+void append_jointly(std::span<joint_append> appends);
+
 class pg_partition_writer final : public partition_writer {
  public:
   pg_partition_writer(const std::string& conninfo, int partition, std::shared_ptr<pg_event_log::appender> appender)
@@ -473,13 +466,10 @@ class pg_partition_writer final : public partition_writer {
   pg_event_log::appender& appender() const { return *appender_; }
 
   append_result append(std::span<const event_envelope> batch) override {
-    append_result result{partition_, {}};
-    if (batch.empty()) return result;
-    for (const auto& e : batch) check_no_nul(e);
-    const std::int64_t first = appender_->append(partition_, epoch_, batch);
-    result.offsets.reserve(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) result.offsets.push_back(first + static_cast<std::int64_t>(i));
-    return result;
+    joint_append alone{this, batch, {}, nullptr};
+    append_jointly({&alone, 1});
+    if (alone.error) std::rethrow_exception(alone.error);
+    return std::move(alone.result);
   }
 
  private:
@@ -487,6 +477,43 @@ class pg_partition_writer final : public partition_writer {
   std::int64_t epoch_ = 0;
   std::shared_ptr<pg_event_log::appender> appender_;
 };
+
+// Every batch through one appender call (see pg_event_log::append_together); the writers are
+// pg_partition_writers of one log.
+void append_jointly(std::span<joint_append> appends) {
+  std::vector<pg_event_log::appender::request> requests;
+  std::vector<joint_append*> of;  // the joint append each request carries
+  requests.reserve(appends.size());
+  of.reserve(appends.size());
+  pg_event_log::appender* shared = nullptr;
+  for (auto& a : appends) {
+    auto* writer = dynamic_cast<pg_partition_writer*>(a.writer);
+    if (writer == nullptr) throw std::invalid_argument("postgres event log: append_together with a writer of another log");
+    a.result = append_result{writer->partition(), {}};
+    a.error = nullptr;
+    if (a.batch.empty()) continue;
+    try {
+      for (const auto& e : a.batch) check_no_nul(e);
+    } catch (...) {
+      a.error = std::current_exception();
+      continue;
+    }
+    requests.push_back(pg_event_log::appender::request{writer->partition(), writer->epoch(), a.batch, -1, nullptr, false, false});
+    of.push_back(&a);
+    shared = &writer->appender();  // one log, one appender
+  }
+  if (shared != nullptr) shared->append_all(requests);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    auto& a = *of[i];
+    if (requests[i].error) {
+      a.error = requests[i].error;
+      continue;
+    }
+    a.result.offsets.reserve(a.batch.size());
+    for (std::size_t k = 0; k < a.batch.size(); ++k) a.result.offsets.push_back(requests[i].first + static_cast<std::int64_t>(k));
+  }
+}
+
 
 // ---------------------------------------------------------------------------------------------
 
@@ -815,39 +842,7 @@ std::unique_ptr<partition_writer> pg_event_log::open_writer(int partition) {
   return std::make_unique<pg_partition_writer>(conninfo_, partition, std::move(shared));
 }
 
-void pg_event_log::append_together(std::span<joint_append> appends) {
-  std::vector<appender::request> requests;
-  std::vector<joint_append*> of;  // the joint append each request carries
-  requests.reserve(appends.size());
-  of.reserve(appends.size());
-  pg_event_log::appender* shared = nullptr;
-  for (auto& a : appends) {
-    auto* writer = dynamic_cast<pg_partition_writer*>(a.writer);
-    if (writer == nullptr) throw std::invalid_argument("postgres event log: append_together with a writer of another log");
-    a.result = append_result{writer->partition(), {}};
-    a.error = nullptr;
-    if (a.batch.empty()) continue;
-    try {
-      for (const auto& e : a.batch) check_no_nul(e);
-    } catch (...) {
-      a.error = std::current_exception();
-      continue;
-    }
-    requests.push_back(appender::request{writer->partition(), writer->epoch(), a.batch, -1, nullptr, false, false});
-    of.push_back(&a);
-    shared = &writer->appender();  // one log, one appender
-  }
-  if (shared != nullptr) shared->append_all(requests);
-  for (std::size_t i = 0; i < requests.size(); ++i) {
-    auto& a = *of[i];
-    if (requests[i].error) {
-      a.error = requests[i].error;
-      continue;
-    }
-    a.result.offsets.reserve(a.batch.size());
-    for (std::size_t k = 0; k < a.batch.size(); ++k) a.result.offsets.push_back(requests[i].first + static_cast<std::int64_t>(k));
-  }
-}
+void pg_event_log::append_together(std::span<joint_append> appends) { append_jointly(appends); }
 
 void pg_event_log::check_starts(const std::vector<partition_start>& from) const {
   for (std::size_t i = 0; i < from.size(); ++i) {
